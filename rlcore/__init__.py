@@ -1,0 +1,74 @@
+"""rlcore: exact value functions — V, Q and the advantage A = Q − V — on finite MDPs.
+
+Notation and equation numbers follow Sutton & Barto, *Reinforcement Learning: An
+Introduction*, 2nd ed. (2018).
+"""
+
+from rlcore import mdps
+from rlcore.bellman import (
+    advantage,
+    bellman_optimality_q,
+    bellman_optimality_v,
+    bellman_q,
+    bellman_v,
+    q_from_v,
+    soft_bellman_q,
+    soft_bellman_v,
+    soft_optimal_policy,
+    soft_v_from_q,
+    v_from_q,
+)
+from rlcore.dp import (
+    FiniteHorizonSolution,
+    Solution,
+    finite_horizon,
+    policy_evaluation,
+    policy_iteration,
+    policy_transition,
+    soft_value_iteration,
+    states_that_never_terminate,
+    value_iteration,
+)
+from rlcore.env import MDPEnv
+from rlcore.mdp import MDP
+from rlcore.policies import (
+    check_policy,
+    epsilon_greedy_policy,
+    greedy_policy,
+    softmax_policy,
+    uniform_policy,
+)
+
+__all__ = [
+    "MDP",
+    "MDPEnv",
+    "mdps",
+    # policies
+    "check_policy",
+    "uniform_policy",
+    "greedy_policy",
+    "epsilon_greedy_policy",
+    "softmax_policy",
+    # V/Q/A and Bellman operators
+    "q_from_v",
+    "v_from_q",
+    "advantage",
+    "bellman_v",
+    "bellman_q",
+    "bellman_optimality_v",
+    "bellman_optimality_q",
+    "soft_v_from_q",
+    "soft_bellman_v",
+    "soft_bellman_q",
+    "soft_optimal_policy",
+    # dynamic programming
+    "Solution",
+    "FiniteHorizonSolution",
+    "policy_transition",
+    "states_that_never_terminate",
+    "policy_evaluation",
+    "value_iteration",
+    "policy_iteration",
+    "soft_value_iteration",
+    "finite_horizon",
+]

@@ -1,0 +1,348 @@
+"""Exact dynamic programming (Sutton & Barto, 2nd ed., Chapter 4).
+
+Every solver works on dense and sparse MDPs alike (sparse P is never densified) and returns a
+:class:`Solution` with ``V``, ``Q``, ``policy``, ``iterations``, the residual history and a
+*guaranteed* bound on the distance of the returned V from its target.
+
+Stopping rules. For γ < 1 the Bellman operators are γ-contractions in the sup norm, so after a
+sweep V_{k+1} = T V_k (Puterman 1994, Thm 6.3.1; S&B Section 4.4)
+
+    ‖V_{k+1} − V_∞‖∞ ≤ γ/(1 − γ) · ‖V_{k+1} − V_k‖∞.
+
+Iterative solvers stop once the right-hand side is ≤ ``tol``, so the returned V is within
+``tol`` of the fixed point — not merely "the last sweep changed little". With γ = 1 there is no
+contraction bound: they stop when the sweep changes V by ≤ ``tol`` and report
+``error_bound = inf``; the exact linear solve is the reliable method there.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.csgraph import breadth_first_order
+from scipy.sparse.linalg import splu
+from tqdm.auto import tqdm
+
+from rlcore.bellman import q_from_v, soft_v_from_q
+from rlcore.policies import check_policy, greedy_policy, softmax_policy, uniform_policy
+
+
+@dataclass(frozen=True, eq=False)
+class Solution:
+    """What a solver returns.
+
+    Attributes:
+        V: state values, shape (S,).
+        Q: action values q_from_v(V), shape (S, A).
+        policy: the evaluated policy, or the greedy (soft-greedy) policy of Q, shape (S, A).
+        iterations: sweeps (value iteration, iterative evaluation) or improvement steps
+            (policy iteration); 1 for an exact linear solve.
+        residuals: per iteration, ‖V_{k+1} − V_k‖∞ (or, for policy iteration, ‖T*V − V‖∞),
+            shape (iterations,).
+        converged: whether the stopping rule was met before ``max_iterations``.
+        error_bound: guaranteed bound on ‖V − V_target‖∞ (inf where none holds, γ = 1).
+    """
+
+    V: np.ndarray
+    Q: np.ndarray
+    policy: np.ndarray
+    iterations: int
+    residuals: np.ndarray
+    converged: bool
+    error_bound: float
+
+
+@dataclass(frozen=True, eq=False)
+class FiniteHorizonSolution:
+    """Backward induction over t = 0..H (t counts the steps already taken).
+
+    Attributes:
+        V: V_t(s), shape (H + 1, S); V[H] = 0.
+        Q: Q_t(s, a), shape (H, S, A).
+        policy: π_t(a|s), shape (H, S, A), greedy (or soft-greedy) in Q_t.
+        horizon: H.
+    """
+
+    V: np.ndarray
+    Q: np.ndarray
+    policy: np.ndarray
+    horizon: int
+
+
+# ---------------------------------------------------------------------- the policy's chain
+def policy_transition(mdp, policy):
+    """P_π(s'|s) = Σ_a π(a|s) p(s'|s, a) and r_π(s) = Σ_a π(a|s) r(s, a).
+
+    Returns:
+        (P_pi, r_pi): P_pi of shape (S, S), dense or sparse CSR like the MDP; r_pi of shape (S,).
+    """
+    pi = check_policy(policy, mdp.n_states, mdp.n_actions)
+    r_pi = np.einsum("sa,sa->s", pi, mdp.R)
+    if mdp.is_sparse:
+        S, A = pi.shape
+        s, a = np.nonzero(pi)
+        weights = sp.csr_matrix((pi[s, a], (s, s * A + a)), shape=(S, S * A))
+        return (weights @ mdp.P_flat).tocsr(), r_pi
+    return np.einsum("sa,sat->st", pi, mdp.P), r_pi
+
+
+def states_that_never_terminate(mdp, policy) -> np.ndarray:
+    """Non-terminal states from which π never reaches a terminal state (with probability 1).
+
+    With γ = 1 these make I − P_π singular: their return is undefined. Returns indices, shape (k,).
+    """
+    P_pi, _ = policy_transition(mdp, policy)
+    live = np.flatnonzero(~mdp.terminal)
+    P_live = sp.csr_matrix(P_pi)[live][:, live]
+    P_live.eliminate_zeros()
+    n = live.size
+    leaks = np.flatnonzero(1.0 - np.asarray(P_live.sum(axis=1)).ravel() > 1e-12)
+    # Reverse edges i -> j into j -> i, plus a virtual source n pointing at every leaking state:
+    # a breadth-first search from n then reaches exactly the states that can reach a terminal.
+    reverse = sp.csr_matrix((np.ones(P_live.nnz), (P_live.indices, np.repeat(np.arange(n), np.diff(P_live.indptr)))), shape=(n + 1, n + 1))
+    source = sp.csr_matrix((np.ones(leaks.size), (np.full(leaks.size, n), leaks)), shape=(n + 1, n + 1))
+    reached = breadth_first_order(reverse + source, n, directed=True, return_predecessors=False)
+    can_terminate = np.zeros(n + 1, dtype=bool)
+    can_terminate[reached] = True
+    return live[~can_terminate[:n]]
+
+
+def _require_termination(mdp, policy) -> None:
+    if mdp.gamma < 1.0:
+        return
+    stuck = states_that_never_terminate(mdp, policy)
+    if stuck.size:
+        names = [mdp.state_names[s] for s in stuck[:10]]
+        raise ValueError(
+            f"gamma = 1 and the policy never reaches a terminal state from {stuck.size} state(s) "
+            f"(e.g. {names}): their return is undefined and I − γP_π is singular. "
+            "Use gamma < 1, or a policy that terminates from every state."
+        )
+
+
+# ---------------------------------------------------------------------- policy evaluation
+def policy_evaluation(mdp, policy, method: str = "exact", tol: float = 1e-10,
+                      max_iterations: int = 100_000, V0=None, progress: bool = False) -> Solution:
+    """v_π, the value of policy π (S&B eq. 3.14; iterative version eq. 4.5, Figure 4.1).
+
+    Args:
+        mdp: the MDP.
+        policy: π, shape (S, A).
+        method: ``"exact"`` solves (I − γ P_π) v = r_π on the non-terminal states (sparse LU
+            when P is sparse); ``"iterative"`` applies synchronous sweeps v_{k+1} = T^π v_k from
+            ``V0`` (default 0), as in S&B Figure 4.1, until the contraction bound is ≤ ``tol``.
+        tol: accuracy target for ``"iterative"``.
+        max_iterations: sweep limit for ``"iterative"``.
+        V0: initial values for ``"iterative"``, shape (S,).
+        progress: show a tqdm progress bar for the sweeps.
+
+    Raises:
+        ValueError: for γ = 1 and a policy that never terminates from some state, or an
+            unknown method.
+    """
+    policy = check_policy(policy, mdp.n_states, mdp.n_actions)
+    _require_termination(mdp, policy)
+    P_pi, r_pi = policy_transition(mdp, policy)
+    if method == "exact":
+        V = _solve_linear(mdp, P_pi, r_pi)
+        residual = np.abs(r_pi + mdp.gamma * (P_pi @ V) - V)[~mdp.terminal]
+        residuals = np.array([residual.max(initial=0.0)])
+        return Solution(V, q_from_v(mdp, V), policy, 1, residuals, True, 0.0)
+    if method == "iterative":
+        live = ~mdp.terminal
+
+        def backup(V):
+            return np.where(live, r_pi + mdp.gamma * (P_pi @ V), 0.0)
+
+        V, residuals, converged, bound = _iterate(backup, _initial_v(mdp, V0), mdp.gamma, tol, max_iterations, progress, "policy evaluation")
+        return Solution(V, q_from_v(mdp, V), policy, len(residuals), residuals, converged, bound)
+    raise ValueError(f"method must be 'exact' or 'iterative'; got {method!r}")
+
+
+def _solve_linear(mdp, P_pi, r_pi) -> np.ndarray:
+    """Solve (I − γ P_π[N, N]) v_N = r_π[N] on the non-terminal states N; v = 0 on terminals."""
+    live = np.flatnonzero(~mdp.terminal)
+    V = np.zeros(mdp.n_states)
+    if live.size == 0:
+        return V
+    if sp.issparse(P_pi):
+        M = sp.identity(live.size, format="csc") - mdp.gamma * P_pi[live][:, live].tocsc()
+        V[live] = splu(M.tocsc()).solve(r_pi[live])
+    else:
+        M = np.eye(live.size) - mdp.gamma * P_pi[np.ix_(live, live)]
+        V[live] = np.linalg.solve(M, r_pi[live])
+    if not np.all(np.isfinite(V)):
+        raise ValueError("the linear system of policy evaluation is singular (is some return unbounded?)")
+    return V
+
+
+# ---------------------------------------------------------------------- control
+def value_iteration(mdp, tol: float = 1e-8, max_iterations: int = 100_000, V0=None,
+                    progress: bool = False) -> Solution:
+    """v* by value iteration, v_{k+1}(s) = max_a [r(s, a) + γ Σ_{s'} p(s'|s, a) v_k(s')] (S&B eq. 4.10).
+
+    Stops when γ/(1 − γ)·‖v_{k+1} − v_k‖∞ ≤ tol, which guarantees ‖V − v*‖∞ ≤ tol for γ < 1.
+    Returns V, Q = q_from_v(V) and the greedy policy of Q (ties split evenly).
+    """
+    def backup(V):
+        return q_from_v(mdp, V).max(axis=1)
+
+    V, residuals, converged, bound = _iterate(backup, _initial_v(mdp, V0), mdp.gamma, tol, max_iterations, progress, "value iteration")
+    Q = q_from_v(mdp, V)
+    return Solution(V, Q, greedy_policy(Q), len(residuals), residuals, converged, bound)
+
+
+def soft_value_iteration(mdp, temperature: float, reference=None, tol: float = 1e-8,
+                         max_iterations: int = 100_000, V0=None, progress: bool = False) -> Solution:
+    """The soft (KL-regularised) optimum: v(s) = τ log Σ_a π_ref(a|s) exp(q(s, a)/τ), q = r + γPv.
+
+    The fixed point is the optimal value of E[Σ_t γ^t (R_{t+1} − τ KL(π(·|S_t) ‖ π_ref(·|S_t)))]
+    (π_ref ≡ 1 without a reference: the entropy-regularised objective). The returned policy is
+    π*(a|s) = π_ref(a|s) exp((Q(s, a) − V(s))/τ). Same stopping rule as :func:`value_iteration`.
+    As τ → 0 it tends to hard value iteration.
+
+    Args:
+        temperature: τ > 0 (the KL coefficient β of the token-level MDPs).
+        reference: π_ref, shape (S, A), or None.
+    """
+    def backup(V):
+        return soft_v_from_q(q_from_v(mdp, V), temperature, reference)
+
+    V, residuals, converged, bound = _iterate(backup, _initial_v(mdp, V0), mdp.gamma, tol, max_iterations, progress, "soft value iteration")
+    Q = q_from_v(mdp, V)
+    return Solution(V, Q, softmax_policy(Q, temperature, reference), len(residuals), residuals, converged, bound)
+
+
+def policy_iteration(mdp, initial_policy=None, evaluation_sweeps: int | None = None,
+                     tol: float = 1e-8, max_iterations: int = 10_000, progress: bool = False) -> Solution:
+    """v* and π* by policy iteration (S&B Section 4.3), or modified policy iteration.
+
+    Each step evaluates π exactly (``evaluation_sweeps=None``) or with k sweeps of T^π from the
+    previous values (modified PI, Puterman Section 6.5), then improves π greedily (first
+    maximising action). The residual is the greedy gap ‖T*V − V‖∞; PI stops when it
+    guarantees ‖V − v*‖∞ ≤ tol (for exact evaluation, ‖v* − v_π‖∞ ≤ ‖T*v_π − v_π‖∞/(1 − γ)).
+
+    Args:
+        initial_policy: π_0, shape (S, A); default uniform. With γ = 1 it must terminate
+            from every state.
+        evaluation_sweeps: None for exact evaluation, k ≥ 1 for modified policy iteration.
+    """
+    gamma = mdp.gamma
+    policy = uniform_policy(mdp) if initial_policy is None else check_policy(initial_policy, mdp.n_states, mdp.n_actions)
+    if evaluation_sweeps is not None and evaluation_sweeps < 1:
+        raise ValueError(f"evaluation_sweeps must be None (exact) or ≥ 1; got {evaluation_sweeps}")
+    modified = evaluation_sweeps is not None
+    V = np.zeros(mdp.n_states)
+    residuals = []
+    converged = False
+    bar = tqdm(total=max_iterations, desc="policy iteration", disable=not progress)
+    for _ in range(max_iterations):
+        if modified:
+            V = _sweeps(mdp, policy, V, evaluation_sweeps)
+        else:
+            V = policy_evaluation(mdp, policy).V
+        Q = q_from_v(mdp, V)
+        gap = float(np.max(np.abs(Q.max(axis=1) - V), initial=0.0))
+        residuals.append(gap)
+        bar.update()
+        bar.set_postfix(gap=f"{gap:.2e}")
+        bound = _contraction_bound(gamma, gap, factor=gamma if modified else 1.0)
+        if (bound if gamma < 1 else gap) <= tol:
+            converged = True
+            break
+        policy = _one_hot(Q.argmax(axis=1), mdp.n_actions)
+    bar.close()
+    if modified:
+        V = Q.max(axis=1)
+        Q = q_from_v(mdp, V)
+    if not converged:
+        warnings.warn(f"policy iteration stopped after {max_iterations} iterations without meeting tol={tol}", RuntimeWarning, stacklevel=2)
+    return Solution(V, Q, greedy_policy(Q), len(residuals), np.array(residuals), converged, bound)
+
+
+def finite_horizon(mdp, horizon: int, temperature: float | None = None, reference=None) -> FiniteHorizonSolution:
+    """Backward induction for a horizon of H steps (S&B Section 4.7 remark; Puterman Section 4.5).
+
+    V_H = 0 and, for t = H−1, …, 0,
+
+        Q_t(s, a) = r(s, a) + γ Σ_{s'} p(s'|s, a) V_{t+1}(s'),   V_t(s) = max_a Q_t(s, a)
+
+    or, with a ``temperature`` τ, the soft maximum τ log Σ_a π_ref(a|s) exp(Q_t(s, a)/τ) and the
+    soft-greedy policy π_t ∝ π_ref exp(Q_t/τ).
+    """
+    if int(horizon) != horizon or horizon < 0:
+        raise ValueError(f"horizon must be a non-negative integer; got {horizon}")
+    H, S, A = int(horizon), mdp.n_states, mdp.n_actions
+    V = np.zeros((H + 1, S))
+    Q = np.zeros((H, S, A))
+    policy = np.zeros((H, S, A))
+    for t in reversed(range(H)):
+        Q[t] = q_from_v(mdp, V[t + 1])
+        if temperature is None:
+            V[t] = Q[t].max(axis=1)
+            policy[t] = greedy_policy(Q[t])
+        else:
+            V[t] = soft_v_from_q(Q[t], temperature, reference)
+            policy[t] = softmax_policy(Q[t], temperature, reference)
+    return FiniteHorizonSolution(V, Q, policy, H)
+
+
+# ---------------------------------------------------------------------- shared machinery
+def _iterate(backup: Callable[[np.ndarray], np.ndarray], V: np.ndarray, gamma: float, tol: float,
+             max_iterations: int, progress: bool, name: str):
+    """Apply V ← backup(V) until the contraction bound γ/(1−γ)‖ΔV‖∞ is ≤ tol (‖ΔV‖∞ ≤ tol if γ = 1)."""
+    if not tol > 0:
+        raise ValueError(f"tol must be positive; got {tol}")
+    threshold = tol * (1.0 - gamma) / gamma if 0 < gamma < 1 else (np.inf if gamma == 0 else tol)
+    residuals = []
+    converged = False
+    bar = tqdm(total=max_iterations, desc=name, disable=not progress)
+    for _ in range(max_iterations):
+        V_new = backup(V)
+        residual = float(np.max(np.abs(V_new - V), initial=0.0))
+        residuals.append(residual)
+        V = V_new
+        if progress:
+            bar.update()
+            bar.set_postfix(residual=f"{residual:.2e}")
+        if residual <= threshold:
+            converged = True
+            break
+    bar.close()
+    if not converged:
+        warnings.warn(f"{name} stopped after {max_iterations} sweeps without meeting tol={tol}", RuntimeWarning, stacklevel=3)
+    return V, np.array(residuals), converged, _contraction_bound(gamma, residuals[-1] if residuals else np.inf)
+
+
+def _contraction_bound(gamma: float, residual: float, factor: float | None = None) -> float:
+    """γ/(1−γ)·residual (or factor/(1−γ)·residual); inf for γ = 1."""
+    if gamma >= 1.0:
+        return float("inf")
+    return float((gamma if factor is None else factor) / (1.0 - gamma) * residual)
+
+
+def _sweeps(mdp, policy, V, k: int) -> np.ndarray:
+    P_pi, r_pi = policy_transition(mdp, policy)
+    live = ~mdp.terminal
+    for _ in range(k):
+        V = np.where(live, r_pi + mdp.gamma * (P_pi @ V), 0.0)
+    return V
+
+
+def _initial_v(mdp, V0) -> np.ndarray:
+    if V0 is None:
+        return np.zeros(mdp.n_states)
+    V0 = np.asarray(V0, dtype=float)
+    if V0.shape != (mdp.n_states,):
+        raise ValueError(f"V0 must have shape ({mdp.n_states},); got {V0.shape}")
+    return np.where(mdp.terminal, 0.0, V0)
+
+
+def _one_hot(actions: np.ndarray, n_actions: int) -> np.ndarray:
+    policy = np.zeros((actions.size, n_actions))
+    policy[np.arange(actions.size), actions] = 1.0
+    return policy
