@@ -4,7 +4,7 @@ Notation and equation numbers follow Sutton & Barto, *Reinforcement Learning: An
 Introduction*, 2nd ed. (2018).
 """
 
-from rlcore import mdps
+from rlcore import mdps, plots
 from rlcore.bellman import (
     advantage,
     bellman_optimality_q,
@@ -38,11 +38,15 @@ from rlcore.policies import (
     softmax_policy,
     uniform_policy,
 )
+from rlcore.tables import q_table, value_table
 
 __all__ = [
     "MDP",
     "MDPEnv",
     "mdps",
+    "plots",
+    "value_table",
+    "q_table",
     # policies
     "check_policy",
     "uniform_policy",
