@@ -37,7 +37,7 @@ class MDPEnv(gym.Env):
     ``mdp``, ``render_mode`` (None or ``"ansi"``).
     """
 
-    metadata = {"render_modes": ["ansi"]}
+    metadata = {"render_modes": ["ansi"], "render_fps": 4}
 
     def __init__(self, mdp, render_mode: str | None = None):
         if render_mode not in (None, "ansi"):

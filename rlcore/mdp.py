@@ -166,11 +166,16 @@ class MDP:
         state; CliffWalking's cliff sends the agent back to the start without terminating, so it
         stays an ordinary transition. Several entries with the same next state are merged:
         their probabilities add and ``r(s, a, s2)`` is their probability-weighted mean reward.
+        The start distribution is the environment's ``initial_state_distrib`` when it has one.
+
+        Only transitions that can happen in an episode are checked for consistency: Taxi's table
+        also lists moves out of states that exist only as the end of an episode (the passenger
+        already delivered), which no episode ever takes.
 
         Raises:
-            ValueError: if the environment has no transition table, or if one state is
-                reached both with and without ``terminated`` (termination would then not be a
-                property of the state, so it cannot be an MDP terminal state).
+            ValueError: if the environment has no transition table, or if a state is reached
+                both with and without ``terminated`` in episodes (termination would then not be
+                a property of the state, so it cannot be an MDP terminal state).
         """
         base = env.unwrapped
         table = getattr(base, "P", None)
@@ -179,30 +184,31 @@ class MDP:
         S, A = int(base.observation_space.n), int(base.action_space.n)
         P = np.zeros((S, A, S))
         weighted_reward = np.zeros((S, A, S))
-        reached_terminated = np.zeros(S, dtype=bool)
-        reached_continuing = np.zeros(S, dtype=bool)
+        continuing = np.zeros((S, S), dtype=bool)  # s -> s2 possible without termination
+        terminating = np.zeros((S, S), dtype=bool)  # s -> s2 possible with termination
         for s in range(S):
             for a in range(A):
                 for prob, s2, reward, terminated in table[s][a]:
                     P[s, a, s2] += prob
                     weighted_reward[s, a, s2] += prob * reward
                     if prob > 0:
-                        (reached_terminated if terminated else reached_continuing)[s2] = True
-        both = np.flatnonzero(reached_terminated & reached_continuing)
+                        (terminating if terminated else continuing)[s, s2] = True
+        initial = getattr(base, "initial_state_distrib", None)
+        starts = np.ones(S, dtype=bool) if initial is None else np.asarray(initial) > 0
+        in_episodes = _reachable(continuing, starts)
+        terminal = terminating.any(axis=0)
+        both = np.flatnonzero(terminating[in_episodes].any(axis=0) & continuing[in_episodes].any(axis=0))
         if both.size:
             raise ValueError(
                 f"states {both.tolist()} are reached both with and without terminated=True; "
                 "termination must be a property of the next state"
             )
         R = np.divide(weighted_reward, P, out=np.zeros_like(P), where=P > 0)
-        initial = getattr(base, "initial_state_distrib", None)
-        desc = getattr(base, "desc", None)
         grid = kwargs.pop("grid_shape", None)
-        if grid is None and desc is not None:
-            grid = tuple(np.asarray(desc).shape)
-        elif grid is None and hasattr(base, "shape"):
-            grid = tuple(base.shape)
-        return cls(P, R, gamma, terminal=reached_terminated, initial=initial, grid_shape=grid, **kwargs)
+        if grid is None:  # FrozenLake's map `desc` or CliffWalking's `shape`, when cells are states
+            candidates = [np.shape(getattr(base, "desc", ())), tuple(getattr(base, "shape", ()))]
+            grid = next((c for c in candidates if len(c) == 2 and c[0] * c[1] == S), None)
+        return cls(P, R, gamma, terminal=terminal, initial=initial, grid_shape=grid, **kwargs)
 
     def to_env(self, render_mode: str | None = None, max_episode_steps: int | None = None):
         """A Gymnasium environment that samples from this MDP (see :class:`rlcore.env.MDPEnv`).
@@ -242,6 +248,16 @@ class MDP:
             self._P_flat[rows, cols] = 1.0
             if self._transition_R is not None:
                 self._transition_R[rows] = 0.0
+
+
+def _reachable(edges: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """States reachable from ``starts`` (bool (S,)) along ``edges`` (bool (S, S), s -> s2)."""
+    reached = starts.copy()
+    frontier = starts.copy()
+    while frontier.any():
+        frontier = edges[frontier].any(axis=0) & ~reached
+        reached |= frontier
+    return reached
 
 
 # ---------------------------------------------------------------------- validation helpers

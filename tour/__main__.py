@@ -1,0 +1,27 @@
+"""The guided tour of rlcore + lmenv: ``python -m tour --out tour-output``.
+
+Each section prints its tables and writes its figures into the output folder.
+"""
+
+import argparse
+import pathlib
+
+import matplotlib
+
+matplotlib.use("Agg")  # the tour writes files; it never opens windows
+
+from tour import exact  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--out", type=pathlib.Path, default=pathlib.Path("tour-output"), help="folder for the figures")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    for section in (exact,):
+        section.run(args.out)
+    print(f"\nFigures written to {args.out.resolve()}/")
+
+
+if __name__ == "__main__":
+    main()
