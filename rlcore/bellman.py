@@ -26,7 +26,7 @@ from rlcore.policies import _check_q, _soft_logits, check_policy, softmax_policy
 
 
 def q_from_v(mdp, V) -> np.ndarray:
-    """q(s, a) = r(s, a) + γ Σ_{s'} p(s'|s, a) v(s') (S&B eq. 3.13 and 4.6).
+    """q(s, a) = r(s, a) + γ Σ_{s'} p(s'|s, a) v(s') (S&B eq. 4.6; Exercise 3.19).
 
     Args:
         mdp: the MDP (dense or sparse P).
@@ -42,7 +42,7 @@ def q_from_v(mdp, V) -> np.ndarray:
 
 
 def v_from_q(Q, policy) -> np.ndarray:
-    """v(s) = Σ_a π(a|s) q(s, a) (S&B eq. 3.12 / exercise 3.17 with 3.18). Returns shape (S,)."""
+    """v(s) = Σ_a π(a|s) q(s, a) (S&B eq. 3.12; Exercise 3.18). Returns shape (S,)."""
     Q = _check_q(Q)
     policy = check_policy(policy, *Q.shape)
     return np.einsum("sa,sa->s", policy, Q)

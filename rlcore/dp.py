@@ -28,7 +28,7 @@ from scipy.sparse.linalg import splu
 from tqdm.auto import tqdm
 
 from rlcore.bellman import q_from_v, soft_v_from_q
-from rlcore.policies import check_policy, greedy_policy, softmax_policy, uniform_policy
+from rlcore.policies import TIE_ATOL, check_policy, greedy_policy, softmax_policy, uniform_policy
 
 
 @dataclass(frozen=True, eq=False)
@@ -91,7 +91,7 @@ def policy_transition(mdp, policy):
 
 
 def states_that_never_terminate(mdp, policy) -> np.ndarray:
-    """Non-terminal states from which π never reaches a terminal state (with probability 1).
+    """Non-terminal states from which no terminal state is reachable under π.
 
     With γ = 1 these make I − P_π singular: their return is undefined. Returns indices, shape (k,).
     """
@@ -186,14 +186,15 @@ def value_iteration(mdp, tol: float = 1e-8, max_iterations: int = 100_000, V0=No
     """v* by value iteration, v_{k+1}(s) = max_a [r(s, a) + γ Σ_{s'} p(s'|s, a) v_k(s')] (S&B eq. 4.10).
 
     Stops when γ/(1 − γ)·‖v_{k+1} − v_k‖∞ ≤ tol, which guarantees ‖V − v*‖∞ ≤ tol for γ < 1.
-    Returns V, Q = q_from_v(V) and the greedy policy of Q (ties split evenly).
+    Returns V, Q = q_from_v(V) and the greedy policy of Q; since Q is only within γ·tol of q*,
+    actions within 2·tol of the best count as tied (and split the probability evenly).
     """
     def backup(V):
         return q_from_v(mdp, V).max(axis=1)
 
     V, residuals, converged, bound = _iterate(backup, _initial_v(mdp, V0), mdp.gamma, tol, max_iterations, progress, "value iteration")
     Q = q_from_v(mdp, V)
-    return Solution(V, Q, greedy_policy(Q), len(residuals), residuals, converged, bound)
+    return Solution(V, Q, greedy_policy(Q, atol=max(TIE_ATOL, 2 * tol)), len(residuals), residuals, converged, bound)
 
 
 def soft_value_iteration(mdp, temperature: float, reference=None, tol: float = 1e-8,
@@ -233,6 +234,8 @@ def policy_iteration(mdp, initial_policy=None, evaluation_sweeps: int | None = N
     """
     gamma = mdp.gamma
     policy = uniform_policy(mdp) if initial_policy is None else check_policy(initial_policy, mdp.n_states, mdp.n_actions)
+    if max_iterations < 1:
+        raise ValueError(f"max_iterations must be ≥ 1; got {max_iterations}")
     if evaluation_sweeps is not None and evaluation_sweeps < 1:
         raise ValueError(f"evaluation_sweeps must be None (exact) or ≥ 1; got {evaluation_sweeps}")
     modified = evaluation_sweeps is not None
@@ -265,7 +268,7 @@ def policy_iteration(mdp, initial_policy=None, evaluation_sweeps: int | None = N
 
 
 def finite_horizon(mdp, horizon: int, temperature: float | None = None, reference=None) -> FiniteHorizonSolution:
-    """Backward induction for a horizon of H steps (S&B Section 4.7 remark; Puterman Section 4.5).
+    """Backward induction for a horizon of H steps (Puterman 1994, Section 4.5).
 
     V_H = 0 and, for t = H−1, …, 0,
 
