@@ -84,13 +84,14 @@ def soft_v_from_q(Q, temperature: float, reference=None) -> np.ndarray:
 
 
 def soft_bellman_v(mdp, V, temperature: float, reference=None) -> np.ndarray:
-    """(T_τ v)(s) = τ log Σ_a π_ref(a|s) exp(q(s, a)/τ) with q = q_from_v(v). Shape (S,)."""
-    return soft_v_from_q(q_from_v(mdp, V), temperature, reference)
+    """(T_τ v)(s) = τ log Σ_a π_ref(a|s) exp(q(s, a)/τ) with q = q_from_v(v); 0 at terminal states. Shape (S,)."""
+    return np.where(mdp.terminal, 0.0, soft_v_from_q(q_from_v(mdp, V), temperature, reference))
 
 
 def soft_bellman_q(mdp, Q, temperature: float, reference=None) -> np.ndarray:
     """(T_τ q)(s, a) = r(s, a) + γ Σ_{s'} p(s'|s, a) τ log Σ_{a'} π_ref(a'|s') exp(q(s', a')/τ). Shape (S, A)."""
-    return q_from_v(mdp, soft_v_from_q(_check_qa(mdp, Q), temperature, reference))
+    soft_v = np.where(mdp.terminal, 0.0, soft_v_from_q(_check_qa(mdp, Q), temperature, reference))
+    return q_from_v(mdp, soft_v)
 
 
 def soft_optimal_policy(Q, temperature: float, reference=None) -> np.ndarray:

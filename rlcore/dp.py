@@ -27,7 +27,7 @@ from scipy.sparse.csgraph import breadth_first_order
 from scipy.sparse.linalg import splu
 from tqdm.auto import tqdm
 
-from rlcore.bellman import q_from_v, soft_v_from_q
+from rlcore.bellman import q_from_v, soft_bellman_v, soft_v_from_q
 from rlcore.policies import TIE_ATOL, check_policy, greedy_policy, softmax_policy, uniform_policy
 
 
@@ -211,7 +211,7 @@ def soft_value_iteration(mdp, temperature: float, reference=None, tol: float = 1
         reference: π_ref, shape (S, A), or None.
     """
     def backup(V):
-        return soft_v_from_q(q_from_v(mdp, V), temperature, reference)
+        return soft_bellman_v(mdp, V, temperature, reference)
 
     V, residuals, converged, bound = _iterate(backup, _initial_v(mdp, V0), mdp.gamma, tol, max_iterations, progress, "soft value iteration")
     Q = q_from_v(mdp, V)
@@ -289,7 +289,7 @@ def finite_horizon(mdp, horizon: int, temperature: float | None = None, referenc
             V[t] = Q[t].max(axis=1)
             policy[t] = greedy_policy(Q[t])
         else:
-            V[t] = soft_v_from_q(Q[t], temperature, reference)
+            V[t] = np.where(mdp.terminal, 0.0, soft_v_from_q(Q[t], temperature, reference))
             policy[t] = softmax_policy(Q[t], temperature, reference)
     return FiniteHorizonSolution(V, Q, policy, H)
 

@@ -128,6 +128,10 @@ def test_soft_optimal_policy_is_log_ratio_of_advantage(case, tau):
     soft = rl.soft_value_iteration(mdp, tau, reference=reference, tol=1e-11)
     # τ log(π*/π_ref) = Q* − V*
     np.testing.assert_allclose(tau * np.log(soft.policy / reference), soft.Q - soft.V[:, None], atol=1e-8)
+    # terminal states keep value 0 with and without a reference (entropy bonus τ log A is not paid there)
+    for solution in (soft, rl.soft_value_iteration(mdp, tau, tol=1e-11)):
+        assert np.all(solution.V[mdp.terminal] == 0)
+    assert np.all(rl.finite_horizon(mdp, 3, temperature=tau).V[:, mdp.terminal] == 0)
     # V* = τ log Σ π_ref exp(Q*/τ), the soft Bellman equation
     np.testing.assert_allclose(rl.soft_bellman_v(mdp, soft.V, tau, reference), soft.V, atol=1e-9)
     np.testing.assert_allclose(rl.soft_bellman_q(mdp, soft.Q, tau, reference), soft.Q, atol=1e-9)
