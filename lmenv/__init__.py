@@ -1,0 +1,55 @@
+"""lmenv: a small character-level GPT on Shakespeare, to be used as a token-generation environment.
+
+Importing the package loads no data and no model; see ``load_pretrained`` and docs/lmenv_model.md.
+"""
+
+import gymnasium
+
+from lmenv.bigram import cross_entropy as bigram_cross_entropy
+from lmenv.bigram import fit_bigram
+from lmenv.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from lmenv.corpus import load_corpus, train_val_split
+from lmenv.model import GPT, GPTConfig, KVCache, cache_length, default_device, select_cache
+from lmenv.pretrained import load_pretrained, pretrained_path
+from lmenv.tokenizer import CharTokenizer
+from lmenv.train import PRESETS, TrainConfig, evaluate, train
+from lmenv import rewards
+from lmenv.abstraction import LastTokens
+from lmenv.reference import ReferencePolicy
+from lmenv.token_env import TokenEnv, bundled_model
+from lmenv.token_mdp import TokenMDP, to_mdp
+from lmenv.vector_env import TokenVectorEnv
+
+gymnasium.register(id="lmenv/TokenGeneration-v0", entry_point="lmenv.token_env:TokenEnv")
+
+__all__ = [
+    "GPT",
+    "GPTConfig",
+    "KVCache",
+    "cache_length",
+    "select_cache",
+    "default_device",
+    "CharTokenizer",
+    "load_corpus",
+    "train_val_split",
+    "save_checkpoint",
+    "load_checkpoint",
+    "CheckpointError",
+    "load_pretrained",
+    "pretrained_path",
+    "train",
+    "evaluate",
+    "TrainConfig",
+    "PRESETS",
+    "fit_bigram",
+    "bigram_cross_entropy",
+    # the token-level MDP
+    "TokenEnv",
+    "TokenVectorEnv",
+    "ReferencePolicy",
+    "rewards",
+    "to_mdp",
+    "TokenMDP",
+    "LastTokens",
+    "bundled_model",
+]

@@ -1,0 +1,189 @@
+"""Rewards for token generation, immediate (per token) and terminal, as small composable objects.
+
+The signature. A reward is called on a batch of B transitions s_t --a_t--> s_{t+1} and returns
+r_{t+1} for each, an array of shape (B,)::
+
+    reward(batch: Transitions) -> np.ndarray
+
+``Transitions`` gives the generated tokens before the step (``prefixes``), the appended token
+ids (``tokens``), whether s_{t+1} ends the episode (``terminal``) and the decoded texts.
+Rewards must be deterministic functions of the transition: ``lmenv.to_mdp`` calls them once per
+edge of the prefix tree. Rewards add (``r1 + r2``) and scale (``0.5 * r``).
+
+Immediate rewards are paid on every step (e.g. :class:`AvoidCharacters`, a dense lipogram
+penalty); terminal rewards only when ``terminal`` is true (e.g. :class:`ContainsWord`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+
+
+@dataclass(frozen=True, eq=False)
+class Transitions:
+    """A batch of B transitions of the token-level MDP.
+
+    Attributes:
+        prompt: the prompt text (the same for the whole batch).
+        prefixes: B tuples of generated token ids before the step.
+        tokens: the appended token ids, shape (B,).
+        terminal: whether the new state ends the episode, shape (B,).
+        tokenizer: decodes token ids.
+    """
+
+    prompt: str
+    prefixes: Sequence[tuple[int, ...]]
+    tokens: np.ndarray
+    terminal: np.ndarray
+    tokenizer: object
+
+    def __len__(self) -> int:
+        return len(self.prefixes)
+
+    @cached_property
+    def texts_before(self) -> list[str]:
+        """Generated text before each step (without the prompt)."""
+        return [self.tokenizer.decode(p) for p in self.prefixes]
+
+    @cached_property
+    def token_texts(self) -> list[str]:
+        """The appended token of each step, decoded."""
+        return [self.tokenizer.decode([t]) for t in self.tokens]
+
+    @cached_property
+    def texts_after(self) -> list[str]:
+        """Generated text after each step (without the prompt)."""
+        return [b + t for b, t in zip(self.texts_before, self.token_texts)]
+
+
+class Reward:
+    """Base class: subclasses implement ``__call__(batch) -> (B,) array``."""
+
+    def __call__(self, batch: Transitions) -> np.ndarray:
+        raise NotImplementedError
+
+    def __add__(self, other: Reward) -> Reward:
+        if other == 0:  # so that sum([r1, r2]) works
+            return self
+        if not isinstance(other, Reward):
+            return NotImplemented
+        return SumReward((self, other))
+
+    __radd__ = __add__
+
+    def __mul__(self, weight: float) -> Reward:
+        return ScaledReward(self, float(weight))
+
+    __rmul__ = __mul__
+
+
+@dataclass(frozen=True, eq=False)
+class SumReward(Reward):
+    """r = Σ_i r_i."""
+
+    terms: tuple[Reward, ...]
+
+    def __call__(self, batch):
+        return sum(term(batch) for term in self.terms)
+
+    def __repr__(self):
+        return " + ".join(repr(t) for t in self.terms)
+
+
+@dataclass(frozen=True, eq=False)
+class ScaledReward(Reward):
+    """r = weight · r_inner."""
+
+    inner: Reward
+    weight: float
+
+    def __call__(self, batch):
+        return self.weight * self.inner(batch)
+
+    def __repr__(self):
+        return f"{self.weight:g} * {self.inner!r}"
+
+
+@dataclass(frozen=True, eq=False)
+class ContainsWord(Reward):
+    """Terminal, sparse: ``bonus`` when the finished generated text contains ``word``, else 0."""
+
+    word: str
+    bonus: float = 1.0
+
+    def __call__(self, batch):
+        out = np.zeros(len(batch))
+        for i in np.flatnonzero(batch.terminal):
+            out[i] = self.bonus if self.word in batch.texts_after[i] else 0.0
+        return out
+
+
+@dataclass(frozen=True, eq=False)
+class AvoidCharacters(Reward):
+    """Immediate, dense (a lipogram): −``penalty`` for every generated token among ``chars``."""
+
+    chars: str
+    penalty: float = 1.0
+
+    def __call__(self, batch):
+        avoid = [batch.tokenizer.stoi[c] for c in self.chars if c in batch.tokenizer.stoi]
+        return -self.penalty * np.isin(batch.tokens, avoid).astype(float)
+
+
+@dataclass(frozen=True, eq=False)
+class LengthBonus(Reward):
+    """Immediate: ``per_token`` for every generated token, plus ``stop_bonus`` for the token ``stop``."""
+
+    per_token: float = 0.0
+    stop: str | None = None
+    stop_bonus: float = 0.0
+
+    def __call__(self, batch):
+        out = np.full(len(batch), self.per_token)
+        if self.stop is not None:
+            out += self.stop_bonus * (batch.tokens == batch.tokenizer.stoi[self.stop])
+        return out
+
+
+class JudgeLogLikelihood(Reward):
+    """Immediate, dense: log p_judge(a_t | prompt + generated text), the "perplexity" reward.
+
+    Summed over an episode it is the judge's log-likelihood of the generated text. The judge is
+    any lmenv GPT with the same tokenizer; its distributions are cached per prefix like π_ref.
+
+    Args:
+        model: the judge model.
+        weight: multiplies the log-likelihood.
+    """
+
+    def __init__(self, model, weight: float = 1.0):
+        self.model = model
+        self.weight = float(weight)
+        self._policies = {}
+
+    def __call__(self, batch):
+        from lmenv.reference import ReferencePolicy
+
+        if batch.prompt not in self._policies:
+            self._policies[batch.prompt] = ReferencePolicy(self.model, batch.tokenizer.encode(batch.prompt))
+        judge = self._policies[batch.prompt]
+        log_probs = judge.log_probs_batch(list(batch.prefixes))  # (B, V)
+        return self.weight * log_probs[np.arange(len(batch)), batch.tokens]
+
+    def __repr__(self):
+        return f"JudgeLogLikelihood(weight={self.weight:g})"
+
+
+@dataclass(frozen=True, eq=False)
+class FunctionReward(Reward):
+    """Any user function ``fn(text_before: str, token: str, terminal: bool) -> float``, per transition."""
+
+    fn: Callable[[str, str, bool], float]
+
+    def __call__(self, batch):
+        return np.array([float(self.fn(b, t, bool(d))) for b, t, d in
+                         zip(batch.texts_before, batch.token_texts, batch.terminal)], dtype=float)
