@@ -88,6 +88,15 @@ def save_checkpoint(
     return st_path, json_path
 
 
+def _has_type(value, typ: type) -> bool:
+    """JSON type check: bool is not an int, and an int is acceptable where a float is expected."""
+    if typ is bool or isinstance(value, bool):
+        return typ is bool and isinstance(value, bool)
+    if typ is float:
+        return isinstance(value, (int, float))
+    return isinstance(value, typ)
+
+
 def _read_json(json_path: Path) -> tuple[GPTConfig, str, dict]:
     try:
         doc = json.loads(json_path.read_text(encoding="utf-8"))
@@ -95,10 +104,11 @@ def _read_json(json_path: Path) -> tuple[GPTConfig, str, dict]:
         raise CheckpointError(f"{json_path}: not valid JSON ({e})") from e
     if not isinstance(doc, dict):
         raise CheckpointError(f"{json_path}: expected a JSON object, got {type(doc).__name__}")
-    for key, typ in [("format", str), ("format_version", int), ("config", dict), ("vocab", str), ("metadata", dict)]:
+    top_level = [("format", str), ("format_version", int), ("config", dict), ("vocab", str), ("metadata", dict)]
+    for key, typ in top_level:
         if key not in doc:
             raise CheckpointError(f"{json_path}: missing key {key!r}")
-        if not isinstance(doc[key], typ) or (typ is int and isinstance(doc[key], bool)):
+        if not _has_type(doc[key], typ):
             raise CheckpointError(
                 f"{json_path}: key {key!r} should be {typ.__name__}, got {type(doc[key]).__name__}"
             )
@@ -106,7 +116,8 @@ def _read_json(json_path: Path) -> tuple[GPTConfig, str, dict]:
         raise CheckpointError(f"{json_path}: format is {doc['format']!r}, expected {FORMAT!r}")
     if doc["format_version"] != FORMAT_VERSION:
         raise CheckpointError(
-            f"{json_path}: format_version {doc['format_version']} is not supported (expected {FORMAT_VERSION})"
+            f"{json_path}: format_version {doc['format_version']} is not supported "
+            f"(expected {FORMAT_VERSION})"
         )
 
     cfg = doc["config"]
@@ -114,11 +125,7 @@ def _read_json(json_path: Path) -> tuple[GPTConfig, str, dict]:
         if key not in cfg:
             raise CheckpointError(f"{json_path}: config is missing key {key!r}")
         v = cfg[key]
-        ok = isinstance(v, bool) if typ is bool else (
-            isinstance(v, (int, float)) and not isinstance(v, bool) if typ is float
-            else isinstance(v, int) and not isinstance(v, bool)
-        )
-        if not ok:
+        if not _has_type(v, typ):
             raise CheckpointError(
                 f"{json_path}: config[{key!r}] should be {typ.__name__}, got {type(v).__name__} {v!r}"
             )
@@ -174,10 +181,14 @@ def load_checkpoint(
     expected = model.state_dict()
     missing = sorted(set(expected) - set(tensors))
     if missing:
-        raise CheckpointError(f"{st_path}: missing tensor(s) {missing} required by the config in {json_path.name}")
+        raise CheckpointError(
+            f"{st_path}: missing tensor(s) {missing} required by the config in {json_path.name}"
+        )
     unexpected = sorted(set(tensors) - set(expected))
     if unexpected:
-        raise CheckpointError(f"{st_path}: unexpected tensor(s) {unexpected} for the config in {json_path.name}")
+        raise CheckpointError(
+            f"{st_path}: unexpected tensor(s) {unexpected} for the config in {json_path.name}"
+        )
     for name, want in expected.items():
         got = tensors[name]
         if got.shape != want.shape:

@@ -192,7 +192,8 @@ def train(
         losses = []
         for x, y in est_batches[name]:
             logits, _ = model(x.to(device))
-            flat_logits, flat_y = logits.reshape(-1, config.vocab_size), y.to(device).reshape(-1)  # (B*T, V), (B*T,)
+            flat_logits = logits.reshape(-1, config.vocab_size)  # (B*T, V)
+            flat_y = y.to(device).reshape(-1)  # (B*T,)
             losses.append(F.cross_entropy(flat_logits, flat_y).item())
         model.train()
         return sum(losses) / len(losses)
@@ -219,7 +220,8 @@ def train(
             group["lr"] = lr_at(it, tc)
         x, y = get_batch(train_data, tc.block_size, tc.batch_size, batch_gen)
         logits, _ = model(x.to(device))  # (B, T, V)
-        flat_logits, flat_y = logits.reshape(-1, config.vocab_size), y.to(device).reshape(-1)  # (B*T, V), (B*T,)
+        flat_logits = logits.reshape(-1, config.vocab_size)  # (B*T, V)
+        flat_y = y.to(device).reshape(-1)  # (B*T,)
         loss = F.cross_entropy(flat_logits, flat_y)  # mean nats per character
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
