@@ -30,6 +30,8 @@ $(VENV)/.installed-bench: $(VENV)/.installed
 
 bench: $(VENV)/.installed-bench
 	$(BIN)/python bench/bench_dp.py
+	$(BIN)/python bench/bench_agents.py
+	$(BIN)/python bench/bench_lmenv.py
 
 clean:
 	rm -rf $(VENV) tour-output

@@ -39,8 +39,56 @@ from rlcore.policies import (
     uniform_policy,
 )
 from rlcore.tables import q_table, value_table
+from rlcore import exploration, learning_plots, td
+from rlcore.agents import (
+    ExpectedSarsa,
+    MonteCarloControl,
+    MonteCarloPrediction,
+    NStepTD,
+    QLearning,
+    Sarsa,
+    TDZero,
+)
+from rlcore.exploration import ExponentialDecay, LinearDecay, VisitCountStepSize
+from rlcore.lockstep import LockstepHistory, train_lockstep
+from rlcore.td import (
+    discounted_returns,
+    expected_sarsa_target,
+    n_step_return,
+    q_learning_target,
+    sarsa_target,
+    td_target,
+)
+from rlcore.training import History, greedy_path, path_text, q_error, train
 
 __all__ = [
+    # learning from experience (issue 3)
+    "td",
+    "exploration",
+    "learning_plots",
+    "td_target",
+    "q_learning_target",
+    "sarsa_target",
+    "expected_sarsa_target",
+    "n_step_return",
+    "discounted_returns",
+    "QLearning",
+    "Sarsa",
+    "ExpectedSarsa",
+    "MonteCarloControl",
+    "TDZero",
+    "NStepTD",
+    "MonteCarloPrediction",
+    "LinearDecay",
+    "ExponentialDecay",
+    "VisitCountStepSize",
+    "train",
+    "History",
+    "train_lockstep",
+    "LockstepHistory",
+    "greedy_path",
+    "path_text",
+    "q_error",
     "MDP",
     "MDPEnv",
     "mdps",

@@ -10,7 +10,7 @@ import matplotlib
 
 matplotlib.use("Agg")  # the tour writes files; it never opens windows
 
-from tour import exact, token_mdp  # noqa: E402
+from tour import exact, td_control, token_mdp  # noqa: E402
 
 
 def main() -> None:
@@ -18,7 +18,7 @@ def main() -> None:
     parser.add_argument("--out", type=pathlib.Path, default=pathlib.Path("tour-output"), help="folder for the figures")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    for section in (exact, token_mdp):
+    for section in (exact, td_control, token_mdp):
         section.run(args.out)
     print(f"\nFigures written to {args.out.resolve()}/")
 

@@ -9,8 +9,6 @@ import torch
 import lmenv
 import rlcore as rl
 from lmenv import rewards as R
-from rlcore.agents import QLearning, Sarsa
-from rlcore.training import train
 
 
 def heading(text: str) -> None:
@@ -19,7 +17,7 @@ def heading(text: str) -> None:
 
 def run(out: pathlib.Path) -> None:
     # --- 1. The bundled model ------------------------------------------------------------
-    heading("7. The bundled character-level GPT (lmenv.load_pretrained)")
+    heading("8. The bundled character-level GPT (lmenv.load_pretrained)")
     model, tokenizer = lmenv.load_pretrained()
     metadata = lmenv.load_checkpoint(lmenv.pretrained_path())[2]
     print(f"{model.num_params():,} parameters, validation loss {metadata['val_loss']:.3f} nats "
@@ -29,7 +27,7 @@ def run(out: pathlib.Path) -> None:
     print("a sample:\n" + tokenizer.decode(sample[0].tolist()))
 
     # --- 2. Token generation as an MDP, solved exactly -----------------------------------
-    heading("8. The token-level MDP: prompt 'ROMEO:\\nI ', actions 'etaoinsh', horizon 5")
+    heading("9. The token-level MDP: prompt 'ROMEO:\\nI ', actions 'etaoinsh', horizon 5")
     task = R.ContainsWord("the") + R.AvoidCharacters("s", 0.2)  # sparse terminal + dense immediate
     env = lmenv.TokenEnv(model=model, tokenizer=tokenizer, prompt="ROMEO:\nI ", max_new_tokens=5,
                          actions="etaoinsh", reward=task)
@@ -50,13 +48,13 @@ def run(out: pathlib.Path) -> None:
     print(f"check at the root: max |β log(π*/π_ref) − (Q* − V*)| = {root_gap:.1e}")
 
     # --- 3. Tabular agents on tokens, scored exactly -------------------------------------
-    heading("9. rlcore's Q-learning and SARSA on token generation, evaluated exactly on the tree")
+    heading("10. rlcore's Q-learning and SARSA on token generation, evaluated exactly on the tree")
     fig, ax = plt.subplots(figsize=(6, 3.8))
-    for Agent, settings in ((QLearning, dict(alpha=0.5, epsilon=0.2)), (Sarsa, dict(alpha=0.5, epsilon=0.1))):
+    for Agent, settings in ((rl.QLearning, dict(alpha=0.5, epsilon=0.2)), (rl.Sarsa, dict(alpha=0.5, epsilon=0.1))):
         agent = Agent(env, gamma=1.0, seed=0, **settings)
         episodes, fractions = [0], [rl.policy_evaluation(tree.task_mdp, tree.policy_from_values(agent.q_values)).V[0]]
         for chunk in range(8):
-            train(agent, env, 250, seed=chunk, progress=False)
+            rl.train(agent, env, 250, seed=chunk, progress=False)
             greedy = tree.policy_from_values(agent.q_values)
             episodes.append(250 * (chunk + 1))
             fractions.append(rl.policy_evaluation(tree.task_mdp, greedy).V[0] / hard.V[0])

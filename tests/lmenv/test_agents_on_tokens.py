@@ -11,8 +11,7 @@ import pytest
 import lmenv
 import rlcore as rl
 from lmenv import rewards as R
-from rlcore.agents import QLearning, Sarsa
-from rlcore.training import train
+from rlcore import QLearning, Sarsa, train
 
 TASK = R.ContainsWord("the") + R.AvoidCharacters("s", 0.2)
 

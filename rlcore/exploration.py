@@ -1,0 +1,206 @@
+"""Exploration and step sizes for the learning agents (Sutton & Barto, 2nd ed., Sections 2.2–2.5, 2.7).
+
+Three small pieces, shared by the single-run agents (:mod:`rlcore.agents`) and the vectorised
+runner (:mod:`rlcore.lockstep`):
+
+- **Schedules** map a counter to a number: the episode index k = 0, 1, … to ε_k or τ_k
+  (``LinearDecay``, ``ExponentialDecay``), or the visit count n = N(s, a) = 1, 2, … to a step
+  size α_n (``VisitCountStepSize``: α_n = 1/n^ω, the sample average for ω = 1, S&B eq. 2.3).
+  A schedule is any callable; these ones also accept numpy arrays of counters, which the
+  lockstep runner needs.
+- **Action probabilities** of the ε-greedy and softmax (Boltzmann) policies for action values
+  with the actions on the last axis (one state, shape (A,), or a batch, shape (N, A)).
+- **Greedy choice with random tie-breaking**: among actions whose value is within
+  :data:`rlcore.policies.TIE_ATOL` of the maximum, one is drawn uniformly — never "always the
+  first", which would bias a table that starts with all values equal.
+
+The behaviour policy of an agent is drawn by plain Python on a list of action values (fast for
+one state); the probabilities here are numpy (used by Expected SARSA's target and the lockstep
+runner). Both follow the same definitions and the tests check that they agree.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from rlcore.policies import TIE_ATOL
+
+
+# ---------------------------------------------------------------------- schedules
+@dataclass(frozen=True)
+class LinearDecay:
+    """x_k = start + (end − start)·min(k / duration, 1): linear from ``start`` to ``end`` over
+    ``duration`` counts, then constant at ``end``.
+
+    Example: ``LinearDecay(1.0, 0.05, 500)`` as ε over 500 episodes.
+    """
+
+    start: float  # value at k = 0
+    end: float  # value from k = duration on
+    duration: int  # number of counts (episodes) over which the value moves
+
+    def __post_init__(self):
+        if not self.duration > 0:
+            raise ValueError(f"LinearDecay duration must be positive; got {self.duration}")
+
+    def __call__(self, k):
+        return self.start + (self.end - self.start) * np.minimum(np.asarray(k) / self.duration, 1.0)
+
+
+@dataclass(frozen=True)
+class ExponentialDecay:
+    """x_k = end + (start − end)·rate^k: geometric approach from ``start`` to ``end``."""
+
+    start: float  # value at k = 0
+    end: float  # limit as k → ∞
+    rate: float  # per-count factor in (0, 1]; the gap to ``end`` halves every log(2)/(−log rate) counts
+
+    def __post_init__(self):
+        if not 0.0 < self.rate <= 1.0:
+            raise ValueError(f"ExponentialDecay rate must lie in (0, 1]; got {self.rate}")
+
+    def __call__(self, k):
+        return self.end + (self.start - self.end) * np.power(self.rate, np.asarray(k, dtype=float))
+
+
+@dataclass(frozen=True)
+class VisitCountStepSize:
+    """α_n = scale / n^power with n = N(s, a), the number of updates of that entry so far (this one
+    included).
+
+    ``power=1, scale=1`` gives 1/n, the sample average (S&B eq. 2.3); any power in (0.5, 1]
+    satisfies the Robbins–Monro conditions Σα = ∞, Σα² < ∞ (S&B eq. 2.7), and a power near 0.8 is
+    the usual choice for Q-learning, where 1/n converges very slowly (Even-Dar & Mansour 2003).
+    """
+
+    power: float = 1.0  # ω in α_n = scale / n^ω
+    scale: float = 1.0  # α_1 (the first update of an entry)
+
+    def __post_init__(self):
+        if not 0.0 < self.power:
+            raise ValueError(f"VisitCountStepSize power must be positive; got {self.power}")
+        if not 0.0 < self.scale <= 1.0:
+            raise ValueError(f"VisitCountStepSize scale (the first step size α_1) must lie in (0, 1]; got {self.scale}")
+
+    def __call__(self, n):
+        return self.scale / n**self.power  # n: a count ≥ 1, or an array of counts
+
+
+def check_epsilon(epsilon, where: str = "epsilon") -> None:
+    """Raise ValueError unless ε (a number, or a schedule's value) lies in [0, 1]."""
+    value = np.asarray(epsilon, dtype=float)
+    if not np.all((value >= 0.0) & (value <= 1.0)):
+        raise ValueError(f"{where} must lie in [0, 1] (a probability of exploring); got {epsilon}")
+
+
+def check_temperature(temperature, where: str = "temperature") -> None:
+    """Raise ValueError unless τ (a number, or a schedule's value) is positive and finite."""
+    value = np.asarray(temperature, dtype=float)
+    if not np.all(np.isfinite(value) & (value > 0.0)):
+        raise ValueError(f"{where} must be a positive number (softmax temperature τ); got {temperature}")
+
+
+def check_alpha(alpha, where: str = "alpha") -> None:
+    """Raise ValueError unless the step size α lies in (0, 1]."""
+    value = np.asarray(alpha, dtype=float)
+    if not np.all(np.isfinite(value) & (value > 0.0) & (value <= 1.0)):
+        raise ValueError(f"{where} (the step size α) must lie in (0, 1]; got {alpha}")
+
+
+def as_schedule(value, name: str, check: Callable) -> tuple[float | None, Callable | None]:
+    """Split a constant-or-schedule argument into (constant, None) or (None, schedule).
+
+    The schedule is checked at k = 0 here and at every counter it is evaluated at later.
+    """
+    if callable(value):
+        check(value(0), f"{name} schedule at k = 0")
+        return None, value
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number or a schedule (a callable of the episode index); got {value!r}") from None
+    check(value, name)
+    return value, None
+
+
+def as_step_size(alpha) -> tuple[float | None, Callable | None]:
+    """α as (constant, None) or (None, visit-count schedule); ``"1/n"`` means the sample average."""
+    if isinstance(alpha, str):
+        if alpha.replace(" ", "") != "1/n":
+            raise ValueError(f"alpha must be a number in (0, 1], '1/n' or a callable of the visit count; got {alpha!r}")
+        return None, VisitCountStepSize(1.0)
+    if callable(alpha):
+        check_alpha(alpha(1), "alpha schedule at n = 1")
+        return None, alpha
+    try:
+        alpha = float(alpha)
+    except (TypeError, ValueError):
+        raise ValueError(f"alpha must be a number in (0, 1], '1/n' or a callable of the visit count; got {alpha!r}") from None
+    check_alpha(alpha)
+    return alpha, None
+
+
+# ---------------------------------------------------------------------- action probabilities
+def greedy_probs(q) -> np.ndarray:
+    """π(a) = 1/|argmax| on the actions within TIE_ATOL of max_a q, 0 elsewhere; shape of q."""
+    q = np.asarray(q, dtype=float)
+    best = q >= q.max(axis=-1, keepdims=True) - TIE_ATOL
+    return best / best.sum(axis=-1, keepdims=True)
+
+
+def epsilon_greedy_probs(q, epsilon) -> np.ndarray:
+    """π(a) = (1 − ε)·greedy(q)(a) + ε/A (S&B Section 5.4), for q of shape (A,) or (N, A).
+
+    ``epsilon`` is a number or, for a batch, an array of shape (N,).
+    """
+    q = np.asarray(q, dtype=float)
+    epsilon = np.asarray(epsilon, dtype=float)[..., None]
+    return (1.0 - epsilon) * greedy_probs(q) + epsilon / q.shape[-1]
+
+
+def softmax_probs(q, temperature) -> np.ndarray:
+    """π(a) ∝ exp(q(a)/τ) (S&B eq. 2.11 with preferences q/τ), for q of shape (A,) or (N, A)."""
+    q = np.asarray(q, dtype=float)
+    logits = q / np.asarray(temperature, dtype=float)[..., None]
+    weights = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return weights / weights.sum(axis=-1, keepdims=True)
+
+
+# ---------------------------------------------------------------------- drawing one action
+def greedy_action(q: list, random: Callable[[], float]) -> int:
+    """argmax_a q[a], ties (within TIE_ATOL) broken uniformly at random.
+
+    Args:
+        q: action values of one state, a list of A floats.
+        random: a source of uniform [0, 1) numbers (``numpy.random.Generator.random``); called
+            once when there is a tie, never otherwise.
+    """
+    best = max(q) - TIE_ATOL
+    ties = [a for a, value in enumerate(q) if value >= best]
+    if len(ties) == 1:
+        return ties[0]
+    return ties[int(random() * len(ties))]
+
+
+def epsilon_greedy_action(q: list, epsilon: float, random: Callable[[], float]) -> int:
+    """With probability ε a uniformly random action, else the greedy one (random ties)."""
+    if random() < epsilon:
+        return int(random() * len(q))
+    return greedy_action(q, random)
+
+
+def softmax_action(q: list, temperature: float, random: Callable[[], float]) -> int:
+    """An action drawn from π(a) ∝ exp(q[a]/τ) by inverting the CDF with one uniform number."""
+    top = max(q)
+    weights = [math.exp((value - top) / temperature) for value in q]
+    threshold = random() * sum(weights)
+    cumulative = 0.0
+    for a, weight in enumerate(weights):
+        cumulative += weight
+        if threshold < cumulative:
+            return a
+    return len(q) - 1  # only reached through rounding in the last addition
