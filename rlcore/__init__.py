@@ -30,6 +30,7 @@ from rlcore.dp import (
     value_iteration,
 )
 from rlcore.env import MDPEnv
+from rlcore.intrinsic import CountBonus
 from rlcore.mdp import MDP
 from rlcore.policies import (
     check_policy,
@@ -91,6 +92,7 @@ __all__ = [
     "q_error",
     "MDP",
     "MDPEnv",
+    "CountBonus",
     "mdps",
     "plots",
     "value_table",
