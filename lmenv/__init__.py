@@ -15,6 +15,7 @@ from lmenv.tokenizer import CharTokenizer
 from lmenv.train import PRESETS, TrainConfig, evaluate, train
 from lmenv import rewards
 from lmenv.abstraction import LastTokens
+from lmenv.hf import HFCausalLM, HFConfig, HFTokenizer, load_hf
 from lmenv.reference import ReferencePolicy
 from lmenv.token_env import TokenEnv, bundled_model
 from lmenv.token_mdp import TokenMDP, to_mdp
@@ -52,4 +53,9 @@ __all__ = [
     "TokenMDP",
     "LastTokens",
     "bundled_model",
+    # the optional Hugging Face adapter (transformers is imported only when used)
+    "HFCausalLM",
+    "HFConfig",
+    "HFTokenizer",
+    "load_hf",
 ]

@@ -55,16 +55,15 @@ class HFCausalLM(nn.Module):
 
     def __init__(self, model: nn.Module, vocab_size: int | None = None, block_size: int | None = None):
         super().__init__()
-        hf_config = model.config
+        text = model.config.get_text_config() if hasattr(model.config, "get_text_config") else model.config
         if block_size is None:
-            block_size = getattr(hf_config, "n_positions", None) or getattr(hf_config, "max_position_embeddings", None)
+            block_size = getattr(text, "n_positions", None) or getattr(text, "max_position_embeddings", None)
             if block_size is None:
-                raise ValueError("the model's config has neither n_positions nor max_position_embeddings: give block_size")
-        model_vocab = hf_config.get_text_config().vocab_size if hasattr(hf_config, "get_text_config") else hf_config.vocab_size
-        vocab_size = model_vocab if vocab_size is None else int(vocab_size)
-        if not 1 <= vocab_size <= model_vocab:
-            raise ValueError(f"vocab_size must lie in [1, {model_vocab}] (the model's vocabulary); got {vocab_size}")
-        n_layer = getattr(hf_config, "num_hidden_layers", None) or getattr(hf_config, "n_layer")
+                raise ValueError("the config has neither n_positions nor max_position_embeddings: give block_size")
+        vocab_size = text.vocab_size if vocab_size is None else int(vocab_size)
+        if not 1 <= vocab_size <= text.vocab_size:
+            raise ValueError(f"vocab_size must lie in [1, {text.vocab_size}] (the model's vocabulary); got {vocab_size}")
+        n_layer = text.num_hidden_layers
         self.model = model.eval()
         self.config = HFConfig(vocab_size=vocab_size, block_size=int(block_size), n_layer=int(n_layer))
 

@@ -166,12 +166,19 @@ class ReferencePolicy:
             logits = logits.masked_fill(logits < kth, float("-inf"))
         return torch.log_softmax(logits, dim=-1).cpu().numpy()  # (B, A)
 
-    def remember(self, prefixes: Sequence[Prefix], log_probs: np.ndarray) -> None:
-        """Cache log π_ref rows (B, A) for ``prefixes`` (read-only arrays)."""
+    def remember(self, prefixes: Sequence[Prefix], log_probs: np.ndarray, copy: bool = True) -> None:
+        """Cache log π_ref rows (B, A) for ``prefixes`` (read-only arrays).
+
+        ``copy=False`` stores read-only views of ``log_probs`` instead of copies (the caller gives
+        up writing to it).
+        """
+        if not copy:
+            log_probs.setflags(write=False)
         for prefix, row in zip(prefixes, log_probs):
             if prefix not in self._log_probs:
-                row = row.copy()
-                row.setflags(write=False)
+                if copy:
+                    row = row.copy()
+                    row.setflags(write=False)
                 self._log_probs[prefix] = row
 
     def _remember_kv(self, prefix: Prefix, cache: KVCache) -> None:

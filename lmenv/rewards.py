@@ -108,6 +108,16 @@ class ScaledReward(Reward):
         return f"{self.weight:g} * {self.inner!r}"
 
 
+class ZeroReward(Reward):
+    """r = 0 for every transition (the environments' default); decodes no text."""
+
+    def __call__(self, batch):
+        return np.zeros(len(batch))
+
+    def __repr__(self):
+        return "ZeroReward()"
+
+
 @dataclass(frozen=True, eq=False)
 class ContainsWord(Reward):
     """Terminal, sparse: ``bonus`` when the finished generated text contains ``word``, else 0."""

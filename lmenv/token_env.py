@@ -9,7 +9,7 @@ import numpy as np
 from gymnasium import spaces
 
 from lmenv.reference import ReferencePolicy
-from lmenv.rewards import FunctionReward, Reward, Transitions
+from lmenv.rewards import FunctionReward, Reward, Transitions, ZeroReward
 
 _PRETRAINED: dict[str, tuple] = {}
 
@@ -116,7 +116,7 @@ class TokenEnv(gym.Env):
         if self.stop_id is not None and self.action_tokens is not None and self.stop_id not in self.action_tokens:
             raise ValueError(f"stop_token {stop_token!r} is not among the actions {actions!r}")
         if reward is None:
-            reward = 0 * FunctionReward(lambda before, token, terminal: 0.0)
+            reward = ZeroReward()
         elif not isinstance(reward, Reward):
             if not callable(reward):
                 raise TypeError(f"reward must be a lmenv.rewards.Reward or a callable; got {type(reward).__name__}")

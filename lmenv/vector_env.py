@@ -20,8 +20,8 @@ class TokenVectorEnv(VectorEnv):
     at the same step form a *cohort* with one batched cache, so a step costs one one-token forward
     pass per cohort — a single pass when there is no stop token, since then every episode lasts
     exactly ``max_new_tokens`` steps. Sub-environments whose next state is terminal are left out of
-    the forward pass (no action follows a terminal state). New distributions are also written into
-    the shared prefix cache (``env.reference``).
+    the forward pass (no action follows a terminal state). With ``remember_prefixes``, new
+    distributions are also written into the shared prefix cache (``env.reference``).
 
     Autoreset is Gymnasium's default *next-step* mode: the step after a sub-environment terminates
     resets it, ignores its action and returns its first observation with reward 0.
@@ -33,15 +33,22 @@ class TokenVectorEnv(VectorEnv):
 
     Args:
         num_envs: number of sub-environments.
+        remember_prefixes: write every new prefix's distribution into ``env.reference`` (about
+            1 KB per prefix, never freed). Default (None): only for a fixed action set or top_k,
+            whose prefix trees are small enough to revisit; with ``actions="vocab"`` nearly every
+            generated token is a new prefix, and the cache would grow by ~1 KB per token.
         **kwargs: the arguments of :class:`lmenv.TokenEnv` (the same for every sub-environment).
     """
 
     metadata = {"autoreset_mode": AutoresetMode.NEXT_STEP, "render_modes": []}
 
-    def __init__(self, num_envs: int, **kwargs):
+    def __init__(self, num_envs: int, remember_prefixes: bool | None = None, **kwargs):
         if int(num_envs) != num_envs or num_envs < 1:
             raise ValueError(f"num_envs must be a positive integer; got {num_envs}")
         self.env = TokenEnv(**kwargs)  # validates the arguments; holds model, reward and prefix cache
+        if remember_prefixes is None:
+            remember_prefixes = self.env.action_tokens is not None or self.env.top_k is not None
+        self.remember_prefixes = bool(remember_prefixes)
         self.num_envs = int(num_envs)
         self.single_observation_space = self.env.observation_space
         self.single_action_space = self.env.action_space
@@ -59,6 +66,7 @@ class TokenVectorEnv(VectorEnv):
         self._prefixes: list[tuple[int, ...]] = [()] * self.num_envs
         self._log_probs = np.zeros((self.num_envs, ref.n_actions))
         self._needs_reset = np.zeros(self.num_envs, dtype=bool)
+        self._obs = np.full((self.num_envs, self.env.max_new_tokens), self.env.pad, dtype=np.int64)
         self._never_reset = True
         self._cohorts: list[tuple[np.ndarray, list]] = []  # (sub-env indices, batched KV cache)
 
@@ -103,7 +111,8 @@ class TokenVectorEnv(VectorEnv):
             ref_log_prob[active] = taken
             for i, prefix in zip(active, after):
                 self._prefixes[i] = prefix
-            self._advance(dict(zip(active.tolist(), tokens.tolist())), set(active[terminal_active].tolist()))
+            self._obs[active, lengths - 1] = tokens
+            self._advance(active, np.asarray(tokens, dtype=np.int64), terminal_active)
         if resetting.any():
             self._start(np.flatnonzero(resetting))
         self._needs_reset = terminated
@@ -127,39 +136,43 @@ class TokenVectorEnv(VectorEnv):
         """Reset sub-environments ``envs`` into one new cohort holding the prompt's cache."""
         for i in envs:
             self._prefixes[i] = ()
+        self._obs[envs] = self.env.pad
         self._log_probs[envs] = self._root_log_probs
         index = torch.zeros(envs.size, dtype=torch.long, device=self._device)
         self._cohorts.append((envs.copy(), select_cache(self._prompt_cache, index)))
 
-    def _advance(self, tokens: dict[int, int], finished: set[int]) -> None:
-        """One one-token forward pass per cohort for the sub-environments that go on."""
+    def _advance(self, active: np.ndarray, tokens: np.ndarray, finished: np.ndarray) -> None:
+        """One one-token forward pass per cohort for the sub-environments that go on.
+
+        ``active``: sub-environments that appended ``tokens``; ``finished``: which of them are now terminal.
+        """
         ref = self.env.reference
+        token_of = np.full(self.num_envs, -1, dtype=np.int64)  # -1: appended nothing (autoreset)
+        token_of[active] = tokens
+        ended = np.zeros(self.num_envs, dtype=bool)
+        ended[active[finished]] = True
+        self._log_probs[ended] = 0.0
         cohorts = []
         for members, cache in self._cohorts:
-            going_on = np.array([m in tokens and m not in finished for m in members])
-            keep = np.flatnonzero(going_on)
+            keep = np.flatnonzero((token_of[members] >= 0) & ~ended[members])
             if keep.size == 0:
-                self._log_probs[[m for m in members if m in finished]] = 0.0
                 continue
             if keep.size < members.size:
                 cache = select_cache(cache, torch.as_tensor(keep, device=self._device))
             members_on = members[keep]
-            ids = torch.tensor([[tokens[m]] for m in members_on], device=self._device)  # (B, 1)
+            ids = torch.from_numpy(token_of[members_on, None]).to(self._device)  # (B, 1)
             with torch.no_grad():
                 logits, cache = ref.model(ids, cache=cache)
             ref.forward_passes += 1
             log_probs = ref.log_probs_from_logits(logits[:, -1])  # (B, A)
             self._log_probs[members_on] = log_probs
-            ref.remember([self._prefixes[m] for m in members_on], log_probs)
-            self._log_probs[[m for m in members if m in finished]] = 0.0
+            if self.remember_prefixes:
+                ref.remember([self._prefixes[m] for m in members_on], log_probs, copy=False)
             cohorts.append((members_on, cache))
         self._cohorts = cohorts
 
     def _observations(self) -> np.ndarray:
-        obs = np.full((self.num_envs, self.env.max_new_tokens), self.env.pad, dtype=np.int64)
-        for i, prefix in enumerate(self._prefixes):
-            obs[i, :len(prefix)] = prefix
-        return obs
+        return self._obs.copy()
 
     def _infos(self, terminal: np.ndarray) -> dict:
         infos = {"ref_log_probs": np.where(terminal[:, None], 0.0, self._log_probs)}

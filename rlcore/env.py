@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gymnasium as gym
 import numpy as np
+import scipy.sparse as sp
 from gymnasium import spaces
 
 
@@ -46,14 +47,16 @@ class MDPEnv(gym.Env):
         self.render_mode = render_mode
         self.observation_space = spaces.Discrete(mdp.n_states)
         self.action_space = spaces.Discrete(mdp.n_actions)
-        self._P_flat = mdp.P_flat
+        self._P_flat = mdp.P_flat.tocsr() if sp.issparse(mdp.P_flat) else mdp.P_flat
+        self._initial_support = np.flatnonzero(mdp.initial)
+        self._initial_cdf = np.cumsum(mdp.initial[self._initial_support])
         self._state: int | None = None
         self._last_action: int | None = None
         self._done = True
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
-        self._state = int(self.np_random.choice(self.mdp.n_states, p=self.mdp.initial))
+        self._state = int(self._initial_support[_draw(self._initial_cdf, self.np_random)])
         self._last_action = None
         self._done = bool(self.mdp.terminal[self._state])
         return self._state, {"prob": float(self.mdp.initial[self._state])}
@@ -66,13 +69,14 @@ class MDPEnv(gym.Env):
         if not self.action_space.contains(action):
             raise ValueError(f"invalid action {action!r}: must be an integer in [0, {self.mdp.n_actions})")
         s, a = self._state, int(action)
-        row = self._transition_row(s, a)
-        s2 = int(self.np_random.choice(self.mdp.n_states, p=row))
+        successors, probs = self._successors(s, a)
+        k = _draw(np.cumsum(probs), self.np_random)
+        s2 = int(successors[k])
         rewards = self.mdp.transition_rewards(s, a)
         reward = float(self.mdp.R[s, a] if rewards is None else rewards[s2])
         self._state, self._last_action = s2, a
         self._done = bool(self.mdp.terminal[s2])
-        return s2, reward, self._done, False, {"prob": float(row[s2])}
+        return s2, reward, self._done, False, {"prob": float(probs[k] / probs.sum())}
 
     def render(self):
         if self.render_mode != "ansi":
@@ -90,7 +94,17 @@ class MDPEnv(gym.Env):
         grid = "\n".join("".join(cells[r * cols:(r + 1) * cols]) for r in range(rows))
         return f"{grid}\nstate {mdp.state_names[s]}{action}\n"
 
-    def _transition_row(self, s: int, a: int) -> np.ndarray:
-        row = self._P_flat[s * self.mdp.n_actions + a]
-        row = row.toarray().ravel() if hasattr(row, "toarray") else np.asarray(row)
-        return row / row.sum()
+    def _successors(self, s: int, a: int) -> tuple[np.ndarray, np.ndarray]:
+        """The states p(·|s, a) can reach and their (unnormalised) probabilities: O(successors), not O(S)."""
+        i = s * self.mdp.n_actions + a
+        if sp.issparse(self._P_flat):
+            lo, hi = self._P_flat.indptr[i], self._P_flat.indptr[i + 1]
+            return self._P_flat.indices[lo:hi], self._P_flat.data[lo:hi]
+        row = np.asarray(self._P_flat[i])
+        successors = np.flatnonzero(row)
+        return successors, row[successors]
+
+
+def _draw(cdf: np.ndarray, rng: np.random.Generator) -> int:
+    """Index k drawn with probability (cdf[k] − cdf[k−1]) / cdf[−1]: one uniform, one binary search."""
+    return min(int(np.searchsorted(cdf, rng.random() * cdf[-1], side="right")), cdf.size - 1)
