@@ -61,8 +61,44 @@ from rlcore.td import (
     td_target,
 )
 from rlcore.training import History, greedy_path, path_text, q_error, train
+from rlcore.advantages import (
+    generalized_advantage_estimation,
+    lambda_returns,
+    monte_carlo_advantages,
+    td_errors,
+)
+from rlcore.pg_agents import ActorCritic, Reinforce
+from rlcore.policy_gradient import (
+    Episode,
+    discounted_occupancy,
+    exact_policy_gradient,
+    policy_from_logits,
+    policy_objective,
+    reinforce_gradient,
+    sample_episode,
+    softmax_score,
+)
+from rlcore.shaping import add_reward, potential_based_shaping, shaped_mdp
 
 __all__ = [
+    # policy gradients, advantage estimation, reward shaping (issue 4)
+    "policy_from_logits",
+    "softmax_score",
+    "discounted_occupancy",
+    "policy_objective",
+    "exact_policy_gradient",
+    "reinforce_gradient",
+    "Episode",
+    "sample_episode",
+    "td_errors",
+    "lambda_returns",
+    "generalized_advantage_estimation",
+    "monte_carlo_advantages",
+    "Reinforce",
+    "ActorCritic",
+    "potential_based_shaping",
+    "shaped_mdp",
+    "add_reward",
     # learning from experience (issue 3)
     "td",
     "exploration",
