@@ -3,9 +3,9 @@
 
 Reproduce the numbers of docs/benchmarks.md (section "Exact dynamic programming"):
 
-    make bench                                    # installs the `bench` extra (pymdptoolbox==4.0b3)
-    .venv/bin/python bench/bench_dp.py            # the same, once the extra is installed (~4 min)
-    .venv/bin/python bench/bench_dp.py --quick    # smoke run, ~20 s
+    .venv/bin/python bench/bench_dp.py            # ~5 min; needs the `bench` extra (pymdptoolbox==4.0b3)
+    make bench                                    # installs the extra, then runs every benchmark
+    .venv/bin/python bench/bench_dp.py --quick    # smoke run, ~25 s
 
 Cases (the MDPs of pymdptoolbox's own ``example`` module, no terminal states):
   * ``forest(S)`` for S = 10^3 and 10^4, γ = 0.9 and 0.99: both packages; and S = 10^5 for
@@ -485,6 +485,10 @@ def main(argv=None) -> int:
     if args.worker:
         worker(json.loads(args.worker))
         return 0
+    try:
+        import mdptoolbox.example  # noqa: F401  (the cases are its example MDPs, even with --no-toolbox)
+    except ImportError:
+        sys.exit("bench_dp.py needs pymdptoolbox: pip install -e '.[bench]' (or: make bench)")
     args.cap = args.cap if args.cap is not None else (10.0 if args.quick else 30.0)
     args.min_time = args.min_time if args.min_time is not None else (0.2 if args.quick else 1.0)
     args.max_reps = args.max_reps if args.max_reps is not None else (3 if args.quick else 15)

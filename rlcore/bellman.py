@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rlcore.policies import _check_q, _soft_logits, check_policy, softmax_policy
+from rlcore.policies import _check_q, _soft_logits, check_policy, max_over_actions, softmax_policy
 
 
 def q_from_v(mdp, V) -> np.ndarray:
@@ -65,12 +65,12 @@ def bellman_q(mdp, Q, policy) -> np.ndarray:
 
 def bellman_optimality_v(mdp, V) -> np.ndarray:
     """(T* v)(s) = max_a [r(s, a) + γ Σ_{s'} p(s'|s, a) v(s')] (S&B eq. 3.19 and 4.10). Shape (S,)."""
-    return q_from_v(mdp, V).max(axis=1)
+    return max_over_actions(q_from_v(mdp, V))
 
 
 def bellman_optimality_q(mdp, Q) -> np.ndarray:
     """(T* q)(s, a) = r(s, a) + γ Σ_{s'} p(s'|s, a) max_{a'} q(s', a') (S&B eq. 3.20). Shape (S, A)."""
-    return q_from_v(mdp, _check_qa(mdp, Q).max(axis=1))
+    return q_from_v(mdp, max_over_actions(_check_qa(mdp, Q)))
 
 
 def soft_v_from_q(Q, temperature: float, reference=None) -> np.ndarray:

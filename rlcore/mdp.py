@@ -274,9 +274,8 @@ def _check_dense_P(P) -> np.ndarray:
     if P.shape[0] == 0 or P.shape[1] == 0:
         raise ValueError(f"P must have at least one state and one action; got shape {P.shape}")
     _check_finite(P, "P")
-    negative = np.argwhere(P < 0)
-    if negative.size:
-        s, a, s2 = negative[0]
+    if P.min() < 0:  # one pass, no index array unless something is wrong
+        s, a, s2 = np.argwhere(P < 0)[0]
         raise ValueError(f"P[{s}, {a}, {s2}] = {P[s, a, s2]:g} is a negative probability")
     _check_rows_sum_to_one(P.sum(axis=2))
     return P
@@ -313,6 +312,8 @@ def _check_rows_sum_to_one(row_sums: np.ndarray) -> None:
 
 
 def _check_finite(x: np.ndarray, name: str) -> None:
+    if np.isfinite(x.sum()):  # NaN and inf propagate into the sum; an overflowing sum is checked below
+        return
     bad = np.argwhere(~np.isfinite(x))
     if bad.size:
         index = tuple(int(i) for i in bad[0])
