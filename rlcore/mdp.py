@@ -87,8 +87,8 @@ class MDP:
         self._make_terminals_absorbing()
 
         self._initial = _check_initial(initial, self._terminal)
-        self.state_names = _check_names(state_names, n_states, "state_names", "s")
-        self.action_names = _check_names(action_names, n_actions, "action_names", "a")
+        self._state_names = None if state_names is None else _check_names(state_names, n_states, "state_names", "s")
+        self._action_names = None if action_names is None else _check_names(action_names, n_actions, "action_names", "a")
         if grid_shape is not None and int(np.prod(grid_shape)) != n_states:
             raise ValueError(f"grid_shape {tuple(grid_shape)} has {int(np.prod(grid_shape))} cells but the MDP has {n_states} states")
         self.grid_shape = None if grid_shape is None else tuple(int(n) for n in grid_shape)
@@ -108,6 +108,20 @@ class MDP:
     def gamma(self) -> float:
         """γ, the discount factor."""
         return self._gamma
+
+    @property
+    def state_names(self) -> tuple[str, ...]:
+        """Labels of the states (default "s0", "s1", …, made on first use)."""
+        if self._state_names is None:
+            self._state_names = _check_names(None, self._n_states, "state_names", "s")
+        return self._state_names
+
+    @property
+    def action_names(self) -> tuple[str, ...]:
+        """Labels of the actions (default "a0", "a1", …)."""
+        if self._action_names is None:
+            self._action_names = _check_names(None, self._n_actions, "action_names", "a")
+        return self._action_names
 
     @property
     def is_sparse(self) -> bool:
