@@ -68,12 +68,12 @@ def add_reward(mdp, bonus) -> MDP:
     """
     bonus = np.asarray(bonus, dtype=float)
     S, A = mdp.n_states, mdp.n_actions
-    if bonus.shape == (S, A):
-        bonus = np.broadcast_to(bonus[:, :, None], (S, A, S))
-    if bonus.shape != (S, A, S):
+    if bonus.shape not in ((S, A), (S, A, S)):
         raise ValueError(f"bonus must have shape (S, A, S) = ({S}, {A}, {S}) or (S, A) = ({S}, {A}); got {bonus.shape}")
-    if not np.all(np.isfinite(bonus)):
+    if not np.all(np.isfinite(bonus)):  # checked before any broadcast: an (S, A) bonus stays (S, A)
         raise ValueError("bonus contains NaN or inf")
+    if bonus.ndim == 2:
+        return _with_rewards(mdp, lambda s, a, s2: bonus[s, a])
     return _with_rewards(mdp, lambda s, a, s2: bonus[s, a, s2])
 
 
