@@ -16,6 +16,11 @@ from lmenv.train import PRESETS, TrainConfig, evaluate, train
 from lmenv import rewards
 from lmenv.abstraction import LastTokens
 from lmenv.hf import HFCausalLM, HFConfig, HFTokenizer, load_hf
+from lmenv import learners
+from lmenv.monte_carlo import MonteCarloEstimate, monte_carlo_value
+from lmenv.policy import PolicyValueModel
+from lmenv.rollout import Rollout, generate, rollout
+from lmenv.scoring import Score, score, score_model, tree_policy, visitation
 from lmenv.reference import ReferencePolicy
 from lmenv.token_env import TokenEnv, bundled_model
 from lmenv.token_mdp import TokenMDP, to_mdp
@@ -58,4 +63,17 @@ __all__ = [
     "HFConfig",
     "HFTokenizer",
     "load_hf",
+    # the transformer as the policy: learners scored exactly on the prefix tree
+    "learners",
+    "PolicyValueModel",
+    "Rollout",
+    "rollout",
+    "generate",
+    "Score",
+    "score",
+    "score_model",
+    "tree_policy",
+    "visitation",
+    "MonteCarloEstimate",
+    "monte_carlo_value",
 ]

@@ -127,8 +127,9 @@ class ContainsWord(Reward):
 
     def __call__(self, batch):
         out = np.zeros(len(batch))
-        for i in np.flatnonzero(batch.terminal):
-            out[i] = self.bonus if self.word in batch.texts_after[i] else 0.0
+        for i in np.flatnonzero(batch.terminal):  # decode only the finished texts
+            text = batch.tokenizer.decode(batch.prefixes[i]) + batch.tokenizer.decode([int(batch.tokens[i])])
+            out[i] = self.bonus if self.word in text else 0.0
         return out
 
 

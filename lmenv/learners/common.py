@@ -1,0 +1,262 @@
+"""What the four learners share: the common settings, return and advantage estimates, the training record.
+
+Every learner module reads top to bottom: its ``Config`` (the settings below plus its own) →
+the network (:class:`lmenv.policy.PolicyValueModel`) → the loop (rollout, then update). The
+objective is always the KL-regularised return of the environment: with ``kl_coef=β`` the
+environment pays r_t + β log π_ref(a_t|s_t) and the learner supplies −β log π(a_t|s_t), so a
+step's reward is
+
+    r̃_t = r_t − β (log π(a_t|s_t) − log π_ref(a_t|s_t))     (:func:`kl_penalised_rewards`)
+
+and E_π[Σ_t r̃_t] = J_β(π). Rewards-to-go and GAE run backwards over the H steps of the batch;
+``discount_t = γ (1 − terminated_t)`` carries termination (there is no truncation: the horizon is
+part of the MDP), so no ``if done`` branches.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from lmenv.rollout import Rollout
+
+
+@dataclass
+class Settings:
+    """Settings every learner has (each learner's ``Config`` extends them)."""
+
+    seed: int = 0
+    """seeds the network's new heads and the sampling generator: the same seed gives the same run on the same device"""
+    iterations: int = 300
+    """training iterations; each collects one rollout of ``batch_size`` episodes, then updates"""
+    batch_size: int = 64
+    """episodes per rollout, generated in lockstep with one batched KV-cached pass per step"""
+    learning_rate: float = 1e-4
+    """Adam step size for the whole network (transformer body and heads)"""
+    anneal_lr: bool = False
+    """decay the learning rate linearly to 0 over the iterations (CleanRL's PPO default)"""
+    max_grad_norm: float = 1.0
+    """clip the global gradient norm to this"""
+    reference_source: str = "cache"
+    """where log π_ref comes from: "cache" (the prefix cache; enumerable tasks) or "forward" (full vocabulary)"""
+    eval_every: int = 0
+    """with a prefix tree given to ``train``: score exactly every this many iterations (0: at the end only)"""
+    progress: bool = True
+    """show a tqdm progress bar with the latest reward and KL"""
+
+
+@dataclass
+class TrainResult:
+    """What ``train`` returns.
+
+    Attributes:
+        model: the trained :class:`lmenv.policy.PolicyValueModel`.
+        history: metric name -> (iterations, values) arrays; names in docs/lm_policy_gradient.md.
+        score: the exact :class:`lmenv.scoring.Score` at the end (None without a tree).
+        wall_time: seconds of the training loop (exact evaluations excluded).
+        cpu_time: CPU seconds of this process in the loop (all threads).
+        rollout_time: wall seconds spent in rollouts.
+        update_time: wall seconds spent in updates.
+        tokens: tokens generated.
+        episodes: episodes sampled.
+    """
+
+    model: object
+    history: dict
+    score: object
+    wall_time: float
+    cpu_time: float
+    rollout_time: float
+    update_time: float
+    tokens: int
+    episodes: int
+
+    @property
+    def tokens_per_second(self) -> float:
+        return self.tokens / self.wall_time
+
+
+class History:
+    """Logged metrics: ``history.log(iteration, {"losses/value_loss": 0.1, ...})``; ``history.as_arrays()``."""
+
+    def __init__(self):
+        self._data = defaultdict(lambda: ([], []))
+
+    def log(self, iteration: int, metrics: dict) -> None:
+        for name, value in metrics.items():
+            steps, values = self._data[name]
+            steps.append(iteration)
+            values.append(float(value))
+
+    def as_arrays(self) -> dict:
+        return {name: (np.array(s), np.array(v)) for name, (s, v) in self._data.items()}
+
+
+class Run:
+    """The book-keeping of one training run: progress bar, wall/CPU timers, the log, exact evaluations.
+
+    A learner's loop::
+
+        run = Run(config, model, beta, tree)
+        for iteration in run.iterations():
+            with run.timed("rollout"):
+                batch = rollout(...)
+            with run.timed("update"):
+                ...
+            run.log(iteration, batch, {"losses/value_loss": ...})
+        return run.finish()
+
+    Exact evaluations (with a tree: at the end, and at iteration 0 and every ``config.eval_every``
+    iterations when that is > 0) are not counted in the times.
+    """
+
+    def __init__(self, config: Settings, model, beta: float, tree=None):
+        self.config, self.model, self.tree, self.beta = config, model, tree, float(beta)
+        self.optimum = None
+        if tree is not None and self.beta > 0:
+            self.optimum = tree.kl_regularised_optimum(self.beta)
+        self.history = History()
+        self.seconds = defaultdict(float)
+        self.tokens = 0
+        self.episodes = 0
+        self._bar = None
+        self._score = None  # the latest exact evaluation: (iteration, Score)
+
+    def iterations(self):
+        """1 .. config.iterations, with a progress bar; starts the clocks."""
+        from tqdm.auto import trange
+
+        self._wall, self._cpu = time.perf_counter(), time.process_time()
+        if self.tree is not None and self.config.eval_every:
+            self._evaluate(0)  # the untrained network: π_ref for the policy-gradient learners
+        name = type(self.config).__module__.split(".")[-1]  # "reinforce", "a2c", ...
+        self._bar = trange(1, self.config.iterations + 1, disable=not self.config.progress, desc=name)
+        for iteration in self._bar:
+            yield iteration
+            if self.tree is not None and self.config.eval_every and iteration % self.config.eval_every == 0:
+                self._evaluate(iteration)
+
+    def anneal(self, optimizer, iteration: int) -> None:
+        """With ``config.anneal_lr``: learning rate × (1 − (iteration − 1) / iterations)."""
+        if self.config.anneal_lr:
+            for group in optimizer.param_groups:
+                group["lr"] = self.config.learning_rate * (1.0 - (iteration - 1) / self.config.iterations)
+
+    @contextmanager
+    def timed(self, section: str):
+        start = time.perf_counter()
+        yield
+        self.seconds[section] += time.perf_counter() - start
+
+    def log(self, iteration: int, batch: Rollout, metrics: dict) -> None:
+        """Log the rollout's metrics (reward, KL to the reference, entropy) and the update's."""
+        self.tokens += batch.n_tokens
+        self.episodes += batch.batch_size
+        metrics = {**rollout_metrics(batch, self.beta), **metrics}
+        self.history.log(iteration, metrics)
+        if self._bar is not None and not self._bar.disable:
+            self._bar.set_postfix(reward=f"{float(metrics['charts/reward']):.3f}",
+                                  kl=f"{float(metrics['charts/kl_ref']):.2f}", refresh=False)
+
+    def _evaluate(self, iteration: int):
+        from lmenv.scoring import score_model
+
+        paused = time.perf_counter(), time.process_time()
+        score = score_model(self.model, self.tree, self.beta, self.optimum)
+        self.history.log(iteration, {"eval/fraction_of_optimum": score.fraction, "eval/objective": score.objective,
+                                     "eval/kl_to_optimum": score.kl_to_optimum,
+                                     "eval/kl_to_reference": score.kl_to_reference})
+        self._wall += time.perf_counter() - paused[0]  # not counted in the training time
+        self._cpu += time.process_time() - paused[1]
+        self._score = (iteration, score)
+        return score
+
+    def finish(self) -> TrainResult:
+        wall, cpu = time.perf_counter() - self._wall, time.process_time() - self._cpu
+        self._bar.close()
+        score = None
+        if self.tree is not None:
+            done = self._score is not None and self._score[0] == self.config.iterations
+            score = self._score[1] if done else self._evaluate(self.config.iterations)
+        return TrainResult(self.model, self.history.as_arrays(), score, wall, cpu, self.seconds["rollout"],
+                           self.seconds["update"], self.tokens, self.episodes)
+
+
+# ---------------------------------------------------------------------- the per-token reward
+def kl_penalised_rewards(batch: Rollout, beta: float, log_prob_taken: torch.Tensor | None = None) -> torch.Tensor:
+    """r̃_t = r_t − β (log π(a_t|s_t) − log π_ref(a_t|s_t)), 0 after the episode ended; (B, H).
+
+    ``log_prob_taken`` defaults to the rollout's (the behaviour policy's) log π(a_t|s_t).
+    """
+    log_pi = batch.log_prob_taken if log_prob_taken is None else log_prob_taken
+    return torch.where(batch.alive, batch.rewards - beta * (log_pi - batch.ref_log_prob_taken), 0.0)
+
+
+# ---------------------------------------------------------------------- returns and advantages
+def reward_to_go(rewards: torch.Tensor, terminated: torch.Tensor, gamma: float = 1.0) -> torch.Tensor:
+    """G_t = r_t + discount_t G_{t+1}, discount_t = γ (1 − terminated_t); (B, H) -> (B, H).
+
+    Sutton & Barto eq. 3.9, the return from step t on (REINFORCE's "reward-to-go"). It is
+    :func:`gae` with λ = 1 and V = 0.
+    """
+    discount = gamma * (~terminated).to(rewards.dtype)  # (B, H)
+    returns = torch.zeros_like(rewards)
+    following = torch.zeros_like(rewards[:, 0])  # G_H = 0
+    for t in reversed(range(rewards.shape[1])):
+        following = rewards[:, t] + discount[:, t] * following
+        returns[:, t] = following
+    return returns
+
+
+def gae(rewards: torch.Tensor, values: torch.Tensor, terminated: torch.Tensor, gamma: float = 1.0,
+        lam: float = 0.95) -> torch.Tensor:
+    """Generalised advantage estimates (Schulman et al. 2016, eq. 16), (B, H) -> (B, H).
+
+        δ_t = r_t + discount_t V(s_{t+1}) − V(s_t),     discount_t = γ (1 − terminated_t)
+        Â_t = δ_t + discount_t λ Â_{t+1}
+
+    ``values[:, t]`` is V(s_t); V(s_H) = 0 (the horizon terminates). Steps after an episode's end
+    must hold r = V = 0 (rollouts do), so their advantages are 0. λ = 1 gives G_t − V(s_t), λ = 0
+    the one-step TD error.
+    """
+    discount = gamma * (~terminated).to(rewards.dtype)  # (B, H)
+    next_values = torch.cat([values[:, 1:], torch.zeros_like(values[:, :1])], dim=1)  # V(s_{t+1})
+    deltas = rewards + discount * next_values - values  # (B, H)
+    advantages = torch.zeros_like(rewards)
+    following = torch.zeros_like(rewards[:, 0])  # Â_H = 0
+    for t in reversed(range(rewards.shape[1])):
+        following = deltas[:, t] + discount[:, t] * lam * following
+        advantages[:, t] = following
+    return advantages
+
+
+def explained_variance(predictions: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor) -> float:
+    """1 − Var(targets − predictions) / Var(targets) over the masked entries (1: perfect, ≤ 0: useless)."""
+    y, p = targets[mask], predictions[mask]
+    variance = y.var(unbiased=False)
+    if variance <= 0:
+        return float("nan")
+    return float(1.0 - (y - p).var(unbiased=False) / variance)
+
+
+def rollout_metrics(batch: Rollout, beta: float) -> dict:
+    """Per-episode means of a rollout, for the log (names as in docs/lm_policy_gradient.md)."""
+    reward = batch.episode_returns.mean()
+    kl = batch.kl.sum(dim=1).mean()
+    return {"charts/reward": reward, "charts/kl_ref": kl, "charts/objective": reward - beta * kl,
+            "charts/entropy": batch.entropy.sum() / batch.alive.sum()}
+
+
+def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    return (x * mask).sum() / mask.sum()
+
+
+def seeded_generator(seed: int, device) -> torch.Generator:
+    """``torch.manual_seed(seed)`` (initialisation) and a generator for sampling on ``device``."""
+    torch.manual_seed(seed)
+    return torch.Generator(device=device).manual_seed(seed)
