@@ -165,6 +165,13 @@ class _Control(_Agent):
             return int(self._random() * self.n_actions)
         return greedy_action(q, self._random)
 
+    def start(self, obs) -> int:
+        """Begin an episode in ``obs`` and return A_0 from the behaviour policy (the one-step TD agents)."""
+        self._begin_episode()
+        self._q_tm1, self._n_tm1 = self._table.row(obs), self._count_row(obs)
+        self._a_tm1 = self._behaviour(self._q_tm1.tolist())
+        return self._a_tm1 + self._action_start
+
     def _begin_episode(self) -> None:
         """Advance the episode counter and read ε_k or τ_k off its schedule."""
         k, self.episode = self.episode, self.episode + 1
@@ -214,13 +221,6 @@ class QLearning(_Control):
         super().__init__(env, gamma=gamma, alpha=alpha, epsilon=epsilon, temperature=temperature,
                          initial_value=initial_value, seed=seed)
 
-    def start(self, obs) -> int:
-        """Begin an episode in ``obs`` and return A_0."""
-        self._begin_episode()
-        self._q_tm1, self._n_tm1 = self._table.row(obs), self._count_row(obs)
-        self._a_tm1 = self._behaviour(self._q_tm1.tolist())
-        return self._a_tm1 + self._action_start
-
     def step(self, r_t: float, obs, terminated: bool, truncated: bool = False) -> int | None:
         """Learn from (S_{t−1}, A_{t−1}, R_t, S_t = obs); return A_t, or None if the episode ended."""
         q_t = self._table.row(obs) if not (terminated or truncated) else self._table.peek(obs)  # no row for a last state
@@ -254,13 +254,6 @@ class Sarsa(_Control):
     def __init__(self, env, *, alpha=0.5, gamma=None, epsilon=None, temperature=None, initial_value=0.0, seed=None):
         super().__init__(env, gamma=gamma, alpha=alpha, epsilon=epsilon, temperature=temperature,
                          initial_value=initial_value, seed=seed)
-
-    def start(self, obs) -> int:
-        """Begin an episode in ``obs`` and return A_0."""
-        self._begin_episode()
-        self._q_tm1, self._n_tm1 = self._table.row(obs), self._count_row(obs)
-        self._a_tm1 = self._behaviour(self._q_tm1.tolist())
-        return self._a_tm1 + self._action_start
 
     def step(self, r_t: float, obs, terminated: bool, truncated: bool = False) -> int | None:
         """Choose A_t in S_t = obs, then learn from (S_{t−1}, A_{t−1}, R_t, S_t, A_t); return A_t or None."""
@@ -305,13 +298,6 @@ class ExpectedSarsa(_Control):
         if self.target_epsilon is None:
             return self._probs(q_t)
         return epsilon_greedy_probs(q_t, self.target_epsilon)
-
-    def start(self, obs) -> int:
-        """Begin an episode in ``obs`` and return A_0."""
-        self._begin_episode()
-        self._q_tm1, self._n_tm1 = self._table.row(obs), self._count_row(obs)
-        self._a_tm1 = self._behaviour(self._q_tm1.tolist())
-        return self._a_tm1 + self._action_start
 
     def step(self, r_t: float, obs, terminated: bool, truncated: bool = False) -> int | None:
         """Learn from (S_{t−1}, A_{t−1}, R_t, S_t = obs); return A_t, or None if the episode ended."""
