@@ -32,6 +32,7 @@ bench: $(VENV)/.installed-bench
 	$(BIN)/python bench/bench_dp.py
 	$(BIN)/python bench/bench_agents.py
 	$(BIN)/python bench/bench_lmenv.py
+	$(BIN)/python bench/bench_learners.py
 
 clean:
 	rm -rf $(VENV) tour-output

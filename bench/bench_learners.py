@@ -51,6 +51,7 @@ from lmenv.learners import DOCUMENTED_CONFIGS, LEARNERS, documented_env  # noqa:
 from lmenv.policy import PolicyValueModel  # noqa: E402
 
 
+
 def sync(device) -> None:
     if torch.device(device).type == "cuda":
         torch.cuda.synchronize()

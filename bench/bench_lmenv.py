@@ -19,9 +19,8 @@ absolute number, the number next to the reference measured in that run):
      every sub-environment (the H-th terminates them; no forward pass follows a terminal state)
      and one autoreset step (Gymnasium's next-step mode) that appends nothing and is *counted in
      the time but not in the tokens*. Tokens = 64 H per episode, as for the raw loop.
-   * ``TokenVectorEnv, zero reward``: the same with a reward that returns zeros without decoding
-     texts. The default reward, ``0 * FunctionReward(...)``, decodes every prefix on every step;
-     this row shows the speed once the default stops decoding (see docs/benchmarks.md).
+   * ``TokenVectorEnv, zero reward``: the same with an explicit reward that returns zeros without
+     decoding texts (the default, ``ZeroReward``, does the same).
    * ``GPT.generate``: lmenv's own generate, prompt included (for context, no target).
    * ``HF generate()``: ``GPT2LMHeadModel`` of the same n_layer/n_head/n_embd/vocab/n_positions,
      random weights, built locally; ``generate(do_sample=True, max_new_tokens=H, use_cache=True)``
@@ -37,8 +36,8 @@ absolute number, the number next to the reference measured in that run):
    prefix cache warm: environment steps/s (target ≥ 5,000), next to the reference: the same agent
    on the same tree read from arrays (``TreeEnv`` below: the same observations and rewards at
    table speed, so the ratio is the share of time left to the agent and the training loop).
-   ``rlcore.MDPEnv`` is not used as the reference: it samples each step with
-   ``rng.choice(n_states, p=dense_row)``, O(S) per step (~1,000 steps/s at S = 37,449).
+   (``rlcore.MDPEnv`` on the tree would be a reference too; the array-backed TreeEnv isolates
+   the agent's cost more cleanly.)
 
 Threads: ``torch.set_num_threads(1)`` by default (``--threads``); numpy/scipy BLAS on one thread.
 The matrices of a one-token step at batch 64 are (64 × 80)·(80 × 240): splitting them over

@@ -19,7 +19,7 @@ from lmenv.hf import HFCausalLM, HFConfig, HFTokenizer, load_hf
 from lmenv import learners
 from lmenv.monte_carlo import MonteCarloEstimate, monte_carlo_value
 from lmenv.policy import PolicyValueModel
-from lmenv.rollout import Rollout, generate, rollout
+from lmenv.rollout import Rollout, generate  # the function rollout stays lmenv.rollout.rollout: no shadowed module
 from lmenv.scoring import Score, score, score_model, tree_policy, visitation
 from lmenv.reference import ReferencePolicy
 from lmenv.token_env import TokenEnv, bundled_model
@@ -67,7 +67,6 @@ __all__ = [
     "learners",
     "PolicyValueModel",
     "Rollout",
-    "rollout",
     "generate",
     "Score",
     "score",
