@@ -1,4 +1,5 @@
-"""Shared fixtures for the lmenv tests: one torch thread, and the corpus encoded once."""
+"""Shared fixtures for the lmenv tests: one torch thread, the corpus encoded once, and the documented
+KL-regularised token task (β = 0.1) with its prefix tree and exact optimum, built once."""
 
 import numpy as np
 import pytest
@@ -28,3 +29,28 @@ def corpus():
     lut[[ord(c) for c in tok.vocab]] = np.arange(tok.vocab_size)
     enc = lambda s: lut[np.frombuffer(s.encode("ascii"), dtype=np.uint8)]  # noqa: E731
     return tok, enc(train_text), enc(val_text)
+
+
+KL_BETA = 0.1  # the documented task's β (docs/lm_policy_gradient.md)
+
+
+@pytest.fixture(scope="session")
+def kl_env():
+    """The documented token task with kl_coef = β = 0.1 (lmenv.learners.documented_env)."""
+    from lmenv.learners import documented_env
+
+    return documented_env(kl_coef=KL_BETA)
+
+
+@pytest.fixture(scope="session")
+def kl_tree(kl_env):
+    """Its prefix tree (37,449 states)."""
+    import lmenv
+
+    return lmenv.to_mdp(kl_env)
+
+
+@pytest.fixture(scope="session")
+def kl_optimum(kl_tree):
+    """The exact KL-regularised optimum, soft value iteration at temperature β."""
+    return kl_tree.kl_regularised_optimum(KL_BETA)

@@ -14,7 +14,7 @@ import pytest
 import torch
 
 import lmenv
-from lmenv.learners import LEARNERS, a2c, documented_env, dqn, learner_of, ppo, reinforce
+from lmenv.learners import LEARNERS, a2c, dqn, learner_of, ppo, reinforce
 from lmenv.policy import PolicyValueModel
 from lmenv.scoring import score_model
 
@@ -29,24 +29,9 @@ SMALL = {  # a few CPU seconds each
 }
 
 
-@pytest.fixture(scope="module")
-def env():
-    return documented_env(kl_coef=BETA)
-
-
-@pytest.fixture(scope="module")
-def tree(env):
-    return lmenv.to_mdp(env)
-
-
-@pytest.fixture(scope="module")
-def optimum(tree):
-    return tree.kl_regularised_optimum(BETA)
-
-
 @pytest.mark.parametrize("name", list(SMALL))
-def test_learner_clears_the_bar(name, env, tree):
-    result = LEARNERS[name].train(env, SMALL[name], tree=tree)
+def test_learner_clears_the_bar(name, kl_env, kl_tree):
+    result = LEARNERS[name].train(kl_env, SMALL[name], tree=kl_tree)
     assert result.score.fraction >= BAR, str(result.score)
     assert result.score.kl_to_optimum == pytest.approx(result.score.kl_to_optimum_from_gap, abs=1e-6)
     history = result.history
@@ -60,18 +45,18 @@ def test_learner_clears_the_bar(name, env, tree):
     assert 0 < result.rollout_time + result.update_time <= result.wall_time
 
 
-def test_broken_learners_fail_the_bar(env, tree, optimum):
+def test_broken_learners_fail_the_bar(kl_env, kl_tree, kl_optimum):
     """The same budget with the reward's sign flipped, or with no reward, scores far below the bar."""
     config = SMALL["reinforce"]
-    for broken_reward in (-1 * env.reward_fn, 0 * env.reward_fn):
-        broken = lmenv.TokenEnv(prompt=env.prompt, max_new_tokens=5, actions="etaoinsh", reward=broken_reward,
-                                kl_coef=BETA, reference=env.reference)
+    for broken_reward in (-1 * kl_env.reward_fn, 0 * kl_env.reward_fn):
+        broken = lmenv.TokenEnv(prompt=kl_env.prompt, max_new_tokens=5, actions="etaoinsh", reward=broken_reward,
+                                kl_coef=BETA, reference=kl_env.reference)
         result = reinforce.train(broken, config)
-        assert score_model(result.model, tree, optimum=optimum).fraction < 0.0
+        assert score_model(result.model, kl_tree, optimum=kl_optimum).fraction < 0.0
 
 
 @pytest.mark.parametrize("name", [*SMALL, "dqn-hard"])
-def test_same_seed_same_run(name, env):
+def test_same_seed_same_run(name, kl_env):
     if name == "dqn-hard":  # the max target and ε-greedy acting
         config = dataclasses.replace(SMALL["dqn"], soft=False, iterations=3, seed=7, learning_starts=1)
     else:
@@ -79,8 +64,8 @@ def test_same_seed_same_run(name, env):
     if name == "dqn":
         config = dataclasses.replace(config, learning_starts=1)
     learner = learner_of(config)
-    first, again = (learner.train(env, config) for _ in range(2))
-    other = learner.train(env, dataclasses.replace(config, seed=8))
+    first, again = (learner.train(kl_env, config) for _ in range(2))
+    other = learner.train(kl_env, dataclasses.replace(config, seed=8))
     for key, (steps, values) in first.history.items():
         np.testing.assert_array_equal(values, again.history[key][1], err_msg=key)
     same = [torch.equal(p, q) for p, q in zip(first.model.state_dict().values(), again.model.state_dict().values())]
@@ -88,10 +73,10 @@ def test_same_seed_same_run(name, env):
     assert not np.array_equal(first.history["charts/reward"][1], other.history["charts/reward"][1])
 
 
-def test_soft_dqn_acts_with_the_boltzmann_policy_around_the_reference(env, tree, optimum):
+def test_soft_dqn_acts_with_the_boltzmann_policy_around_the_reference(kl_env, kl_tree, kl_optimum):
     """With Q = Q* the soft-Q readout π ∝ π_ref exp(Q/β) is π*: plant Q* in the head's bias at the root."""
-    model = PolicyValueModel(env, q_head=True, readout="soft_q", beta=BETA)
+    model = PolicyValueModel(kl_env, q_head=True, readout="soft_q", beta=BETA)
     with torch.no_grad():
-        model.q_head.bias.copy_(torch.as_tensor(optimum.Q[0], dtype=torch.float32))
+        model.q_head.bias.copy_(torch.as_tensor(kl_optimum.Q[0], dtype=torch.float32))
     probs = np.exp(model.log_probs_of_prefixes([()])[0])
-    np.testing.assert_allclose(probs, optimum.policy[0], atol=1e-5)
+    np.testing.assert_allclose(probs, kl_optimum.policy[0], atol=1e-5)

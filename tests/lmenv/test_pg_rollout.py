@@ -11,7 +11,7 @@ import torch
 import lmenv
 import rlcore as rl
 from lmenv import rewards as R
-from lmenv.learners import common, documented_env
+from lmenv.learners import common
 from lmenv.monte_carlo import monte_carlo_value
 from lmenv.policy import PolicyValueModel
 from lmenv.rollout import rollout
@@ -22,87 +22,72 @@ BETA = 0.1
 
 
 @pytest.fixture(scope="module")
-def env():
-    return documented_env(kl_coef=BETA)
+def model(kl_env):
+    return PolicyValueModel(kl_env)
 
 
 @pytest.fixture(scope="module")
-def tree(env):
-    return lmenv.to_mdp(env)
+def untrained_policy(model, kl_tree):
+    return tree_policy(model, kl_tree)
 
 
-@pytest.fixture(scope="module")
-def optimum(tree):
-    return tree.kl_regularised_optimum(BETA)
-
-
-@pytest.fixture(scope="module")
-def model(env):
-    return PolicyValueModel(env)
-
-
-@pytest.fixture(scope="module")
-def untrained_policy(model, tree):
-    return tree_policy(model, tree)
-
-
-def test_untrained_network_is_the_reference(env, tree, optimum, model, untrained_policy):
+def test_untrained_network_is_the_reference(kl_env, kl_tree, kl_optimum, model, untrained_policy):
     policy = untrained_policy
-    np.testing.assert_allclose(policy, tree.reference, atol=1e-5)
-    s = score(policy, tree, optimum=optimum)
+    np.testing.assert_allclose(policy, kl_tree.reference, atol=1e-5)
+    s = score(policy, kl_tree, optimum=kl_optimum)
     assert s.optimum == pytest.approx(0.7210, abs=1e-4)
     assert s.objective == pytest.approx(-0.0545, abs=1e-4)  # J_β(π_ref) = V^π_ref: no KL
     assert s.kl_to_reference == pytest.approx(0.0, abs=1e-6)
     assert s.fraction < 0
     # the reference model itself is not a parameter of the trained network
-    assert all(p is not q for p in model.parameters() for q in env.reference.model.parameters())
+    assert all(p is not q for p in model.parameters() for q in kl_env.reference.model.parameters())
 
 
-def test_kl_to_optimum_both_ways(tree, optimum):
+def test_kl_to_optimum_both_ways(kl_tree, kl_optimum):
     """V*_β(s_0) − J_β(π) = β · E_π[Σ_t KL(π(·|s_t) ‖ π*(·|s_t))] for any π."""
     rng = np.random.default_rng(0)
-    S, A = tree.reference.shape
+    S, A = kl_tree.reference.shape
     uniform = np.full((S, A), 1.0 / A)
-    mixture = 0.5 * optimum.policy + 0.5 * tree.reference
+    mixture = 0.5 * kl_optimum.policy + 0.5 * kl_tree.reference
     random_policy = rng.dirichlet(np.ones(A), size=S)
-    for policy in (tree.reference, uniform, mixture, random_policy, optimum.policy):
-        s = score(policy, tree, optimum=optimum)
+    for policy in (kl_tree.reference, uniform, mixture, random_policy, kl_optimum.policy):
+        s = score(policy, kl_tree, optimum=kl_optimum)
         assert s.kl_to_optimum == pytest.approx(s.kl_to_optimum_from_gap, abs=1e-8)
         assert s.kl_to_optimum >= -1e-12
     # the visitation-weighted sums agree with rlcore's policy evaluation on the tree, and the
     # visitation is rlcore's occupancy η (γ = 1)
-    live = ~tree.mdp.terminal
+    live = ~kl_tree.mdp.terminal
     for policy in (random_policy, mixture):
-        np.testing.assert_allclose(visitation(tree, policy)[live], discounted_occupancy(tree.mdp, policy)[live],
+        np.testing.assert_allclose(visitation(kl_tree, policy)[live], discounted_occupancy(kl_tree.mdp, policy)[live],
                                    atol=1e-12)
-        s = score(policy, tree, optimum=optimum)
-        assert s.objective == pytest.approx(tree.kl_regularised_value(policy, BETA)[0], abs=1e-10)
-        assert s.task_return == pytest.approx(rl.policy_evaluation(tree.task_mdp, policy).V[0], abs=1e-10)
-    best = score(optimum.policy, tree, optimum=optimum)
+        s = score(policy, kl_tree, optimum=kl_optimum)
+        assert s.objective == pytest.approx(kl_tree.kl_regularised_value(policy, BETA)[0], abs=1e-10)
+        assert s.task_return == pytest.approx(rl.policy_evaluation(kl_tree.task_mdp, policy).V[0], abs=1e-10)
+    best = score(kl_optimum.policy, kl_tree, optimum=kl_optimum)
     assert best.fraction == pytest.approx(1.0, abs=1e-9) and best.kl_to_optimum == pytest.approx(0.0, abs=1e-9)
-    hard = score(rl.value_iteration(tree.task_mdp).policy, tree, optimum=optimum)
+    hard = score(rl.value_iteration(kl_tree.task_mdp).policy, kl_tree, optimum=kl_optimum)
     assert hard.objective == pytest.approx(0.040, abs=1e-3)  # the hard optimum pays for its KL
     assert hard.task_return == pytest.approx(1.0)
 
 
-def test_rollout_pays_what_the_environment_pays(env, tree, model, untrained_policy):
-    batch = rollout(model, env, 16, torch.Generator().manual_seed(0))
+def test_rollout_pays_what_the_environment_pays(kl_env, kl_tree, model, untrained_policy):
+    batch = rollout(model, kl_env, 16, torch.Generator().manual_seed(0))
     assert batch.alive.all() and batch.terminated[:, -1].all() and not batch.terminated[:, :-1].any()
-    np.testing.assert_array_equal(batch.tokens.numpy(), env.action_tokens[batch.actions.numpy()])
+    np.testing.assert_array_equal(batch.tokens.numpy(), kl_env.action_tokens[batch.actions.numpy()])
     policy = untrained_policy
-    single = lmenv.TokenEnv(prompt=env.prompt, max_new_tokens=5, actions="etaoinsh", reward=env.reward_fn,
-                            kl_coef=BETA, reference=env.reference)
+    single = lmenv.TokenEnv(prompt=kl_env.prompt, max_new_tokens=5, actions="etaoinsh", reward=kl_env.reward_fn,
+                            kl_coef=BETA, reference=kl_env.reference)
     for b in range(16):
         single.reset(seed=b)
         for t in range(5):
-            s = tree.index[single.prefix]
+            s = kl_tree.index[single.prefix]
             a = int(batch.actions[b, t])
             # the KV-cached lockstep rollout gives the policy of the batched tree evaluation
             np.testing.assert_allclose(batch.log_probs[b, t].exp().numpy(), policy[s], atol=1e-5)
-            np.testing.assert_allclose(batch.ref_log_probs[b, t].exp().numpy(), tree.reference[s], atol=1e-6)
+            np.testing.assert_allclose(batch.ref_log_probs[b, t].exp().numpy(), kl_tree.reference[s], atol=1e-6)
             _, r, terminated, _, info = single.step(a)
             assert float(batch.env_rewards[b, t]) == pytest.approx(r, abs=1e-5)
-            assert float(batch.rewards[b, t]) == pytest.approx(tree.task_mdp.R[s, a], abs=1e-6)
+            assert float(batch.rewards[b, t]) == pytest.approx(kl_tree.task_mdp.R[s, a], abs=1e-6)
             assert bool(batch.terminated[b, t]) == terminated
     # one full pass over the episodes gives the same log-probabilities and values as the rollout
     out = model.evaluate(batch.tokens)
@@ -112,7 +97,7 @@ def test_rollout_pays_what_the_environment_pays(env, tree, model, untrained_poli
     assert float(batch.kl.abs().max()) < 1e-4
 
 
-def test_reference_sources_agree_and_vocab_actions(env):
+def test_reference_sources_agree_and_vocab_actions(kl_env):
     vocab = lmenv.TokenEnv(prompt="ROMEO:\n", max_new_tokens=6, actions="vocab", reward=R.AvoidCharacters("e"),
                            kl_coef=0.05)
     net = PolicyValueModel(vocab)
@@ -127,7 +112,7 @@ def test_reference_sources_agree_and_vocab_actions(env):
         PolicyValueModel(lmenv.TokenEnv(prompt="ROMEO:\n", max_new_tokens=3, top_k=5))
 
 
-def test_rollout_with_a_stop_token(env):
+def test_rollout_with_a_stop_token(kl_env):
     """Episodes that stop early stay in the batch with alive = False; rewards and flags match the env."""
     stop = lmenv.TokenEnv(prompt="ROMEO:\nI ", max_new_tokens=5, actions="eth ", stop_token=" ",
                           reward=R.ContainsWord("the") + R.AvoidCharacters("e", 0.1), kl_coef=BETA)
@@ -202,15 +187,15 @@ def test_gae_equals_rlcore_numpy_version():
             np.testing.assert_allclose(returns[b], discounted_returns(r[b].numpy(), discount_t), atol=1e-12)
 
 
-def test_monte_carlo_value_of_the_reference_converges(env, tree):
-    task = lmenv.TokenEnv(prompt=env.prompt, max_new_tokens=5, actions="etaoinsh", reward=env.reward_fn,
-                          reference=env.reference)
-    exact_task = rl.policy_evaluation(tree.task_mdp, tree.reference).V
-    exact_paid = rl.policy_evaluation(tree.mdp, tree.reference).V  # with β log π_ref in the rewards
-    for text, e, exact in (("", task, exact_task), ("t", env, exact_paid)):
-        prefix = tuple(env.tokenizer.encode(text))
+def test_monte_carlo_value_of_the_reference_converges(kl_env, kl_tree):
+    task = lmenv.TokenEnv(prompt=kl_env.prompt, max_new_tokens=5, actions="etaoinsh", reward=kl_env.reward_fn,
+                          reference=kl_env.reference)
+    exact_task = rl.policy_evaluation(kl_tree.task_mdp, kl_tree.reference).V
+    exact_paid = rl.policy_evaluation(kl_tree.mdp, kl_tree.reference).V  # with β log π_ref in the rewards
+    for text, e, exact in (("", task, exact_task), ("t", kl_env, exact_paid)):
+        prefix = tuple(kl_env.tokenizer.encode(text))
         est = monte_carlo_value(e, prefix, n=1024, seed=0)
-        truth = exact[tree.index[prefix]]
+        truth = exact[kl_tree.index[prefix]]
         assert abs(est.value - truth) < 4 * est.standard_error, (text, est, truth)
         assert est.standard_error < 0.03
         running = est.running_mean()
@@ -218,5 +203,5 @@ def test_monte_carlo_value_of_the_reference_converges(env, tree):
         assert abs(running[-1] - truth) < np.abs(running[:64] - truth).max()  # the error shrinks with n
 
 
-def test_score_model_is_score_of_tree_policy(env, tree, optimum, model, untrained_policy):
-    assert score_model(model, tree, optimum=optimum) == score(untrained_policy, tree, optimum=optimum)
+def test_score_model_is_score_of_tree_policy(kl_env, kl_tree, kl_optimum, model, untrained_policy):
+    assert score_model(model, kl_tree, optimum=kl_optimum) == score(untrained_policy, kl_tree, optimum=kl_optimum)
