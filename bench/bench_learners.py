@@ -17,7 +17,7 @@ Reproduce the numbers of docs/benchmarks.md (section "Learners on the transforme
      (bench_lmenv's "raw loop"): a fixed model, as in the environment.
    * ``rollout``: ``lmenv.rollout.rollout`` — the raw decode plus the value head, log π over the
      action set, the rewards (one call of the task's reward on all B·H transitions) and log π_ref.
-   * ``generate (rollout without reward/π_ref)``: ``lmenv.rollout.generate``, the rollout's
+   * ``sample_rollout (rollout without reward/π_ref)``: ``lmenv.rollout.sample_rollout``, the rollout's
      sampling loop alone, to show where the difference goes.
    Measurements are interleaved in rounds; each row is the median over rounds, each ratio the
    median of per-round ratios.
@@ -108,12 +108,12 @@ def runners(env, reference_source: str, batch: int, device):
         return n
 
     def generation_only():
-        n = rollout_module.generate(policy, env, batch, g).n_tokens
+        n = rollout_module.sample_rollout(policy, env, batch, g).n_tokens
         sync(device)
         return n
 
     return {"raw decode (reference)": raw(True), "raw decode, prompt cached": raw(False),
-            "rollout": full, "generate (no reward/π_ref)": generation_only}
+            "rollout": full, "sample_rollout (no reward/π_ref)": generation_only}
 
 
 def rollout_vs_raw(device, batches, seconds: float, rounds: int) -> None:

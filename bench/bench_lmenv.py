@@ -255,14 +255,14 @@ def decoding(model, tokenizer, horizon: int, seconds: float, rounds: int, with_h
 
 
 # ---------------------------------------------------------------------- 2. to_mdp + soft solve, 3. Q-learning
-def exact_and_tabular(model, tokenizer, beta: float, episodes: int) -> dict:
+def exact_and_tabular(model, tokenizer, kl_coef: float, episodes: int) -> dict:
     env = lmenv.TokenEnv(model=model, tokenizer=tokenizer, prompt=PROMPT, actions="etaoinsh", max_new_tokens=5,
                          reward=rewards.ContainsWord("the"))
     out = {}
     with Stopwatch() as cold:
         tree = lmenv.to_mdp(env)
     with Stopwatch() as solve:
-        solution = tree.kl_regularised_optimum(beta)
+        solution = tree.kl_regularised_optimum(kl_coef)
     with Stopwatch() as warm:
         lmenv.to_mdp(env)  # warm cache: no forward pass, only the tree, rewards and sparse matrices
     out.update(to_mdp_cold=cold, solve=solve, to_mdp_warm=warm, states=tree.n_states,
@@ -328,9 +328,8 @@ def q_learning_api():
     """rlcore's QLearning and train, from the package or its modules."""
     if hasattr(rlcore, "QLearning") and hasattr(rlcore, "train"):
         return rlcore.QLearning, rlcore.train, "rlcore.QLearning + rlcore.train"
-    from rlcore.agents import QLearning
-    from rlcore.training import train
-    return QLearning, train, "rlcore.agents.QLearning + rlcore.training.train"
+    from rlcore import QLearning, train
+    return QLearning, train, "rlcore.QLearning + rlcore.train"
 
 
 # ---------------------------------------------------------------------- report
@@ -421,7 +420,7 @@ def main(argv=None) -> int:
 
         if device.type == "cpu":
             print("\n### to_mdp + exact soft solve, then tabular Q-learning (CPU)\n")
-            ex = exact_and_tabular(model, tokenizer, beta=0.1, episodes=episodes)
+            ex = exact_and_tabular(model, tokenizer, kl_coef=0.1, episodes=episodes)
             record["exact_and_tabular"] = {k: ({"wall": v.wall, "cpu": v.cpu} if isinstance(v, Stopwatch) else v) for k, v in ex.items()}
             cold, warm, solve = ex["to_mdp_cold"], ex["to_mdp_warm"], ex["solve"]
             print(f"to_mdp, cold prefix cache: {cold.wall:.2f} s wall, {cold.cpu:.2f} s CPU ({ex['states']:,} states, "

@@ -1,6 +1,8 @@
 """lmenv: a small character-level GPT on Shakespeare, to be used as a token-generation environment.
 
 Importing the package loads no data and no model; see ``load_pretrained`` and docs/lmenv_model.md.
+Pre-training lives in :mod:`lmenv.pretrain` (``PRESETS``, ``pretrain``, ``evaluate``), the learners
+in :mod:`lmenv.learners`, rollouts in :mod:`lmenv.rollout`: no name here shadows a module.
 """
 
 import gymnasium
@@ -12,14 +14,14 @@ from lmenv.corpus import load_corpus, train_val_split
 from lmenv.model import GPT, GPTConfig, KVCache, cache_length, default_device, select_cache
 from lmenv.pretrained import load_pretrained, pretrained_path
 from lmenv.tokenizer import CharTokenizer
-from lmenv.train import PRESETS, TrainConfig, evaluate, train
+from lmenv import pretrain
 from lmenv import rewards
 from lmenv.abstraction import LastTokens
 from lmenv.hf import HFCausalLM, HFConfig, HFTokenizer, load_hf
 from lmenv import learners
 from lmenv.monte_carlo import MonteCarloEstimate, monte_carlo_value
 from lmenv.policy import PolicyValueModel
-from lmenv.rollout import Rollout, generate  # the function rollout stays lmenv.rollout.rollout: no shadowed module
+from lmenv.rollout import Rollout, sample_rollout  # the function rollout stays lmenv.rollout.rollout: no shadowed module
 from lmenv.scoring import Score, score, score_model, tree_policy, visitation
 from lmenv.reference import ReferencePolicy
 from lmenv.token_env import TokenEnv, bundled_model
@@ -43,10 +45,7 @@ __all__ = [
     "CheckpointError",
     "load_pretrained",
     "pretrained_path",
-    "train",
-    "evaluate",
-    "TrainConfig",
-    "PRESETS",
+    "pretrain",
     "fit_bigram",
     "bigram_cross_entropy",
     # the token-level MDP
@@ -67,7 +66,7 @@ __all__ = [
     "learners",
     "PolicyValueModel",
     "Rollout",
-    "generate",
+    "sample_rollout",
     "Score",
     "score",
     "score_model",

@@ -13,7 +13,9 @@ model is never updated, and its prefix cache serves log π_ref.
 
 A DQN learner acts with a policy *read out* of its Q head: ``"soft_q"``, the KL-regularised
 (Boltzmann) policy π(a|s) ∝ π_ref(a|s) exp(Q(s, a)/β), which is π* when Q = Q*; or
-``"greedy_q"``, argmax_a Q(s, a) (ε-greedy while exploring).
+``"greedy_q"``, argmax_a Q(s, a) (ties split evenly; ε-greedy while exploring). All three
+readouts are rlcore's policies over the last axis (:mod:`rlcore.exact.policies`), applied to
+torch tensors.
 
 Sequences. The prompt is fixed, so an episode is its generated tokens a_0 .. a_{H-1}; state s_t
 is the prompt followed by a_0 .. a_{t-1}. :meth:`PolicyValueModel.evaluate` computes every state
@@ -30,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
+from rlcore.exact.policies import epsilon_greedy_log_policy, softmax_log_policy
 
 from lmenv.model import KVCache, select_cache
 from lmenv.reference import ReferencePolicy
@@ -69,10 +71,10 @@ class PolicyValueModel(nn.Module):
         q_head: add a Q head (for DQN).
         readout: how the acting policy is read out: ``"logits"`` (π_θ, the policy-gradient
             learners), ``"soft_q"`` (π ∝ π_ref exp(Q/β)) or ``"greedy_q"`` (argmax Q).
-        beta: β of the ``"soft_q"`` readout.
+        kl_coef: β of the ``"soft_q"`` readout.
     """
 
-    def __init__(self, env, q_head: bool = False, readout: str = "logits", beta: float = 0.0):
+    def __init__(self, env, q_head: bool = False, readout: str = "logits", kl_coef: float = 0.0):
         super().__init__()
         env = env.unwrapped
         reference: ReferencePolicy = env.reference
@@ -82,11 +84,11 @@ class PolicyValueModel(nn.Module):
             raise ValueError(f"readout must be one of {READOUTS}; got {readout!r}")
         if readout != "logits" and not q_head:
             raise ValueError(f"readout {readout!r} needs q_head=True")
-        if readout == "soft_q" and not beta > 0:
-            raise ValueError(f"the soft_q readout needs beta > 0; got {beta}")
+        if readout == "soft_q" and not kl_coef > 0:
+            raise ValueError(f"the soft_q readout needs kl_coef > 0; got {kl_coef}")
         self.reference = reference
         self.readout = readout
-        self.beta = float(beta)
+        self.kl_coef = float(kl_coef)
         self.temperature = reference.temperature
         self.body = copy.deepcopy(reference.model)  # the trained copy; reference.model stays frozen
         self.body.train(False)  # dropout is 0 in the shipped model; eval mode keeps it off regardless
@@ -169,17 +171,16 @@ class PolicyValueModel(nn.Module):
         """log π(·|s) of the acting policy from the heads ``out``, shape (..., A).
 
         ``"logits"``: log_softmax(logits). ``"soft_q"``: log_softmax(log π_ref + Q/β) (needs
-        ``ref_log_probs``). ``"greedy_q"``: one-hot on argmax Q (first on ties), mixed with the
-        uniform policy as ε-greedy when ``epsilon`` > 0 (log 0 = −inf elsewhere).
+        ``ref_log_probs``). ``"greedy_q"``: the ε-greedy policy of Q (the greedy one, ties split
+        evenly, for ``epsilon`` = 0; log 0 = −inf elsewhere).
         """
         if self.readout == "logits":
-            return F.log_softmax(out.logits, dim=-1)
+            return softmax_log_policy(out.logits, 1.0)
         if self.readout == "soft_q":
             if ref_log_probs is None:
                 raise ValueError("the soft_q readout needs ref_log_probs")
-            return F.log_softmax(ref_log_probs + out.q / self.beta, dim=-1)
-        greedy = F.one_hot(out.q.argmax(dim=-1), self.n_actions).to(out.q.dtype)
-        return torch.log((1.0 - epsilon) * greedy + epsilon / self.n_actions)
+            return softmax_log_policy(out.q, self.kl_coef, log_reference=ref_log_probs)
+        return epsilon_greedy_log_policy(out.q, epsilon)
 
     # ------------------------------------------------------------------ every state of a tree
     @torch.no_grad()

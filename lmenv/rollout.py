@@ -45,8 +45,8 @@ class Rollout:
         tokens: appended token ids a_t, (B, H) long.
         actions: the same as indices into the action set, (B, H) long.
         log_probs: log π(·|s_t) of the policy that sampled, (B, H, A).
-        ref_log_probs: log π_ref(·|s_t), (B, H, A) (None from :func:`generate`, except for the soft-Q readout).
-        rewards: task rewards r_{t+1} of each step, (B, H) (None from :func:`generate`).
+        ref_log_probs: log π_ref(·|s_t), (B, H, A) (None from :func:`sample_rollout`, except for the soft-Q readout).
+        rewards: task rewards r_{t+1} of each step, (B, H) (None from :func:`sample_rollout`).
         values: V(s_t) from the value head (0 if the network has none), (B, H).
         terminated: whether s_{t+1} is terminal, (B, H) bool.
         alive: whether step t was taken (the episode had not ended before it), (B, H) bool.
@@ -106,6 +106,16 @@ class Rollout:
         return torch.where(self.alive, -torch.where(p > 0, p * self.log_probs, 0.0).sum(-1), 0.0)
 
     @property
+    def discount_t(self) -> torch.Tensor:
+        """γ (1 − terminated) after each step, with γ = 1 (the horizon is part of the MDP); (B, H)."""
+        return (~self.terminated).to(self.values.dtype)
+
+    @property
+    def values_to_horizon(self) -> torch.Tensor:
+        """V(s_0) … V(s_H) of the value head, with V(s_H) = 0 (the last state is terminal); (B, H + 1)."""
+        return torch.cat([self.values, torch.zeros_like(self.values[:, :1])], dim=1)
+
+    @property
     def episode_returns(self) -> torch.Tensor:
         """Σ_t r_t, the task return of each episode, (B,)."""
         return self.rewards.sum(dim=1)
@@ -130,7 +140,7 @@ def rollout(model, env, batch_size: int, generator: torch.Generator, epsilon: fl
     if reference_source not in ("cache", "forward"):
         raise ValueError(f"reference_source must be 'cache' or 'forward'; got {reference_source!r}")
     env = env.unwrapped
-    batch = generate(model, env, batch_size, generator, epsilon, prefix)
+    batch = sample_rollout(model, env, batch_size, generator, epsilon, prefix)
     steps = _steps_taken(batch.prefix, batch.tokens, batch.alive)
     batch.rewards = _task_rewards(env, steps, batch.tokens, batch.terminated)
     if batch.ref_log_probs is None:
@@ -142,7 +152,7 @@ def rollout(model, env, batch_size: int, generator: torch.Generator, epsilon: fl
 
 
 @torch.no_grad()
-def generate(model, env, batch_size: int, generator: torch.Generator, epsilon: float = 0.0,
+def sample_rollout(model, env, batch_size: int, generator: torch.Generator, epsilon: float = 0.0,
              prefix: tuple[int, ...] = ()) -> Rollout:
     """The lockstep sampling loop of :func:`rollout` alone: a :class:`Rollout` with ``rewards`` None,
     and ``ref_log_probs`` None unless the acting policy needed them (the soft-Q readout)."""

@@ -38,7 +38,7 @@ class Score:
     """Exact scores of a policy π on a prefix tree, from the root.
 
     Attributes:
-        beta: β of the objective.
+        kl_coef: β of the objective.
         objective: J_β(π).
         optimum: J_β(π*) = V*_β(s_0) (for β = 0: the hard optimum V*(s_0) of the task).
         fraction: objective / optimum.
@@ -48,7 +48,7 @@ class Score:
         task_return: E_π[Σ_t r_t], the task return without the KL term.
     """
 
-    beta: float
+    kl_coef: float
     objective: float
     optimum: float
     fraction: float
@@ -60,7 +60,7 @@ class Score:
     def __str__(self) -> str:
         return (f"J_β(π) = {self.objective:.4f} of V*_β = {self.optimum:.4f} ({100 * self.fraction:.1f}%), "
                 f"KL(π‖π*) = {self.kl_to_optimum:.4f}, KL(π‖π_ref) = {self.kl_to_reference:.3f}, "
-                f"task return {self.task_return:.3f} (β = {self.beta:g})")
+                f"task return {self.task_return:.3f} (β = {self.kl_coef:g})")
 
 
 def tree_policy(model, tree) -> np.ndarray:
@@ -98,7 +98,7 @@ def visitation(tree, policy: np.ndarray) -> np.ndarray:
     return d
 
 
-def score(policy: np.ndarray, tree, beta: float | None = None, optimum: rlcore.Solution | None = None) -> Score:
+def score(policy: np.ndarray, tree, kl_coef: float | None = None, optimum: rlcore.Solution | None = None) -> Score:
     """Exact :class:`Score` of a tabular policy (S, A) on a :class:`lmenv.TokenMDP`.
 
     Every expectation is a sum over the tree weighted by :func:`visitation`;
@@ -108,30 +108,30 @@ def score(policy: np.ndarray, tree, beta: float | None = None, optimum: rlcore.S
     Args:
         policy: π(a|s), shape (S, A).
         tree: the prefix tree (``lmenv.to_mdp(env)``).
-        beta: β of the objective; default the environment's ``kl_coef`` (``tree.kl_coef``).
-        optimum: ``tree.kl_regularised_optimum(β)`` if already computed (it takes ~0.1 s).
+        kl_coef: β of the objective; default the environment's ``kl_coef`` (``tree.kl_coef``).
+        optimum: ``tree.kl_regularised_optimum(kl_coef)`` if already computed (it takes ~0.1 s).
     """
-    beta = tree.kl_coef if beta is None else float(beta)
-    policy = rlcore.check_policy(policy, *tree.reference.shape)
+    kl_coef = tree.kl_coef if kl_coef is None else float(kl_coef)
+    policy = rlcore.exact.check_policy(policy, *tree.reference.shape)
     live = ~tree.mdp.terminal
     d = np.where(live, visitation(tree, policy), 0.0)
     task_return = _expect(d, (policy * tree.task_mdp.R).sum(axis=1))
     kl_ref = _expect(d, _kl(policy, tree.reference))
-    objective = task_return - beta * kl_ref
-    if beta > 0:
-        optimum = tree.kl_regularised_optimum(beta) if optimum is None else optimum
+    objective = task_return - kl_coef * kl_ref
+    if kl_coef > 0:
+        optimum = tree.kl_regularised_optimum(kl_coef) if optimum is None else optimum
         best = float(optimum.V[0])
         kl_star = _expect(d, _kl(policy, np.where(live[:, None], optimum.policy, 1.0)))
-        kl_gap = (best - objective) / beta
+        kl_gap = (best - objective) / kl_coef
     else:
         best = float(rlcore.value_iteration(tree.task_mdp).V[0])
         kl_star = kl_gap = float("nan")
-    return Score(beta, objective, best, objective / best, kl_star, kl_gap, kl_ref, task_return)
+    return Score(kl_coef, objective, best, objective / best, kl_star, kl_gap, kl_ref, task_return)
 
 
-def score_model(model, tree, beta: float | None = None, optimum: rlcore.Solution | None = None) -> Score:
+def score_model(model, tree, kl_coef: float | None = None, optimum: rlcore.Solution | None = None) -> Score:
     """:func:`score` of the acting policy of a :class:`lmenv.policy.PolicyValueModel` (:func:`tree_policy`)."""
-    return score(tree_policy(model, tree), tree, beta, optimum)
+    return score(tree_policy(model, tree), tree, kl_coef, optimum)
 
 
 def _expect(d: np.ndarray, f: np.ndarray) -> float:

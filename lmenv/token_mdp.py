@@ -81,25 +81,25 @@ class TokenMDP:
             policy[s] = p / p.sum()
         return policy
 
-    def kl_regularised_value(self, policy, beta: float) -> np.ndarray:
+    def kl_regularised_value(self, policy, kl_coef: float) -> np.ndarray:
         """J_β(π) from every state: E_π[Σ_t r_t − β Σ_t KL(π(·|s_t) ‖ π_ref(·|s_t))], shape (S,).
 
         Evaluates π exactly on the task rewards minus β·KL(π(·|s) ‖ π_ref(·|s)) per state.
         """
-        policy = rlcore.check_policy(policy, *self.reference.shape)
+        policy = rlcore.exact.check_policy(policy, *self.reference.shape)
         with np.errstate(divide="ignore", invalid="ignore"):
             log_ratio = np.where(policy > 0, np.log(policy) - np.log(self.reference), 0.0)
         if np.any(np.isinf(log_ratio)):
             return np.where(self.mdp.terminal, 0.0, -np.inf)  # π puts mass where π_ref has none
         kl = (policy * log_ratio).sum(axis=1)
         kl[self.mdp.terminal] = 0.0
-        regularised = rlcore.MDP(self.task_mdp.P, self.task_mdp.R - beta * kl[:, None], 1.0,
+        regularised = rlcore.MDP(self.task_mdp.P, self.task_mdp.R - kl_coef * kl[:, None], 1.0,
                                  terminal=self.mdp.terminal, initial=self.mdp.initial)
         return rlcore.policy_evaluation(regularised, policy).V
 
-    def kl_regularised_optimum(self, beta: float) -> rlcore.Solution:
-        """The KL-regularised optimum: soft value iteration with temperature β and reference π_ref."""
-        return rlcore.soft_value_iteration(self.task_mdp, beta, reference=self.reference)
+    def kl_regularised_optimum(self, kl_coef: float) -> rlcore.Solution:
+        """The KL-regularised optimum: soft value iteration with KL weight β = ``kl_coef`` and reference π_ref."""
+        return rlcore.soft_value_iteration(self.task_mdp, kl_coef, reference=self.reference)
 
 
 def to_mdp(env, max_states: int = 2_000_000, batch_size: int = 2048, progress: bool = False) -> TokenMDP:

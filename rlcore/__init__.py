@@ -1,11 +1,38 @@
 """rlcore: exact value functions — V, Q and the advantage A = Q − V — on finite MDPs.
 
 Notation and equation numbers follow Sutton & Barto, *Reinforcement Learning: An
-Introduction*, 2nd ed. (2018).
+Introduction*, 2nd ed. (2018). The public API below is grouped in the order of a course; each
+group's home is a subpackage:
+
+1. MDPs and policies — :mod:`rlcore.exact` (model, sampling, policies), :mod:`rlcore.mdps` (the book's MDPs)
+2. V, Q, A and the Bellman operators — :mod:`rlcore.exact.bellman`
+3. Dynamic programming — :mod:`rlcore.exact.dp`
+4. Reward design — :mod:`rlcore.exact.shaping`, :mod:`rlcore.learning.intrinsic`
+5. Learning from samples (TD, Monte Carlo, control) — :mod:`rlcore.learning`
+6. Policy gradient and advantage estimation — :mod:`rlcore.policy_gradient`
+7. Plots and tables — :mod:`rlcore.plots`
+
+Helpers that are not concepts of the course stay in their subpackage (for example
+``rlcore.exact.check_policy``, ``rlcore.learning.q_error``, ``rlcore.plots.path_text``).
+The names used for each concept are listed in ``docs/glossary.md``.
 """
 
-from rlcore import mdps, plots
-from rlcore.bellman import (
+from rlcore import exact, learning, mdps, plots, policy_gradient
+
+# 1. MDPs and policies
+from rlcore.exact.model import MDP
+from rlcore.exact.sampling import MDPEnv, TransitionSampler
+from rlcore.exact.policies import (
+    epsilon_greedy_log_policy,
+    epsilon_greedy_policy,
+    greedy_policy,
+    softmax_log_policy,
+    softmax_policy,
+    uniform_policy,
+)
+
+# 2. V, Q, A and the Bellman operators
+from rlcore.exact.bellman import (
     advantage,
     bellman_optimality_q,
     bellman_optimality_v,
@@ -18,7 +45,9 @@ from rlcore.bellman import (
     soft_v_from_q,
     v_from_q,
 )
-from rlcore.dp import (
+
+# 3. Dynamic programming
+from rlcore.exact.dp import (
     FiniteHorizonSolution,
     Solution,
     finite_horizon,
@@ -26,33 +55,15 @@ from rlcore.dp import (
     policy_iteration,
     policy_transition,
     soft_value_iteration,
-    states_that_never_terminate,
     value_iteration,
 )
-from rlcore.env import MDPEnv
-from rlcore.intrinsic import CountBonus
-from rlcore.mdp import MDP
-from rlcore.policies import (
-    check_policy,
-    epsilon_greedy_policy,
-    greedy_policy,
-    softmax_policy,
-    uniform_policy,
-)
-from rlcore.tables import q_table, value_table
-from rlcore import exploration, learning_plots, td
-from rlcore.agents import (
-    ExpectedSarsa,
-    MonteCarloControl,
-    MonteCarloPrediction,
-    NStepTD,
-    QLearning,
-    Sarsa,
-    TDZero,
-)
-from rlcore.exploration import ExponentialDecay, LinearDecay, VisitCountStepSize
-from rlcore.lockstep import LockstepHistory, train_lockstep
-from rlcore.td import (
+
+# 4. Reward design
+from rlcore.exact.shaping import add_reward, potential_based_shaping, shaped_mdp
+from rlcore.learning.intrinsic import CountBonus
+
+# 5. Learning from samples
+from rlcore.learning.td import (
     discounted_returns,
     expected_sarsa_target,
     n_step_return,
@@ -60,15 +71,14 @@ from rlcore.td import (
     sarsa_target,
     td_target,
 )
-from rlcore.training import History, greedy_path, path_text, q_error, train
-from rlcore.advantages import (
-    generalized_advantage_estimation,
-    lambda_returns,
-    monte_carlo_advantages,
-    td_errors,
-)
-from rlcore.pg_agents import ActorCritic, Reinforce
-from rlcore.policy_gradient import (
+from rlcore.learning.control import ExpectedSarsa, MonteCarloControl, QLearning, Sarsa
+from rlcore.learning.prediction import MonteCarloPrediction, NStepTD, TDZero
+from rlcore.learning.schedules import ExponentialDecay, LinearDecay, VisitCountStepSize
+from rlcore.learning.training import EpisodeHistory, train
+from rlcore.learning.lockstep import MultiRunHistory, train_lockstep
+
+# 6. Policy gradient and advantage estimation
+from rlcore.policy_gradient.gradients import (
     Episode,
     discounted_occupancy,
     exact_policy_gradient,
@@ -78,68 +88,35 @@ from rlcore.policy_gradient import (
     sample_episode,
     softmax_score,
 )
-from rlcore.shaping import add_reward, potential_based_shaping, shaped_mdp
+from rlcore.policy_gradient.advantages import (
+    generalized_advantage_estimation,
+    lambda_returns,
+    monte_carlo_advantages,
+    td_errors,
+)
+from rlcore.policy_gradient.agents import ActorCritic, Reinforce
+
+# 7. Plots and tables
+from rlcore.plots.text import q_table, value_table
 
 __all__ = [
-    # policy gradients, advantage estimation, reward shaping (issue 4)
-    "policy_from_logits",
-    "softmax_score",
-    "discounted_occupancy",
-    "policy_objective",
-    "exact_policy_gradient",
-    "reinforce_gradient",
-    "Episode",
-    "sample_episode",
-    "td_errors",
-    "lambda_returns",
-    "generalized_advantage_estimation",
-    "monte_carlo_advantages",
-    "Reinforce",
-    "ActorCritic",
-    "potential_based_shaping",
-    "shaped_mdp",
-    "add_reward",
-    # learning from experience (issue 3)
-    "td",
-    "exploration",
-    "learning_plots",
-    "td_target",
-    "q_learning_target",
-    "sarsa_target",
-    "expected_sarsa_target",
-    "n_step_return",
-    "discounted_returns",
-    "QLearning",
-    "Sarsa",
-    "ExpectedSarsa",
-    "MonteCarloControl",
-    "TDZero",
-    "NStepTD",
-    "MonteCarloPrediction",
-    "LinearDecay",
-    "ExponentialDecay",
-    "VisitCountStepSize",
-    "train",
-    "History",
-    "train_lockstep",
-    "LockstepHistory",
-    "greedy_path",
-    "path_text",
-    "q_error",
+    # subpackages
+    "exact",
+    "learning",
+    "policy_gradient",
+    "plots",
+    "mdps",
+    # 1. MDPs and policies
     "MDP",
     "MDPEnv",
-    "CountBonus",
-    "mdps",
-    "plots",
-    "value_table",
-    "q_table",
-    # policies
-    "check_policy",
+    "TransitionSampler",
     "uniform_policy",
     "greedy_policy",
     "epsilon_greedy_policy",
+    "epsilon_greedy_log_policy",
     "softmax_policy",
-    # V/Q/A and Bellman operators
+    "softmax_log_policy",
+    # 2. V, Q, A and the Bellman operators
     "q_from_v",
     "v_from_q",
     "advantage",
@@ -151,14 +128,57 @@ __all__ = [
     "soft_bellman_v",
     "soft_bellman_q",
     "soft_optimal_policy",
-    # dynamic programming
+    # 3. Dynamic programming
     "Solution",
     "FiniteHorizonSolution",
     "policy_transition",
-    "states_that_never_terminate",
     "policy_evaluation",
-    "value_iteration",
     "policy_iteration",
+    "value_iteration",
     "soft_value_iteration",
     "finite_horizon",
+    # 4. Reward design
+    "add_reward",
+    "shaped_mdp",
+    "potential_based_shaping",
+    "CountBonus",
+    # 5. Learning from samples
+    "td_target",
+    "q_learning_target",
+    "sarsa_target",
+    "expected_sarsa_target",
+    "n_step_return",
+    "discounted_returns",
+    "TDZero",
+    "NStepTD",
+    "MonteCarloPrediction",
+    "Sarsa",
+    "QLearning",
+    "ExpectedSarsa",
+    "MonteCarloControl",
+    "LinearDecay",
+    "ExponentialDecay",
+    "VisitCountStepSize",
+    "train",
+    "EpisodeHistory",
+    "train_lockstep",
+    "MultiRunHistory",
+    # 6. Policy gradient and advantage estimation
+    "policy_from_logits",
+    "softmax_score",
+    "discounted_occupancy",
+    "policy_objective",
+    "exact_policy_gradient",
+    "Episode",
+    "sample_episode",
+    "reinforce_gradient",
+    "td_errors",
+    "lambda_returns",
+    "generalized_advantage_estimation",
+    "monte_carlo_advantages",
+    "Reinforce",
+    "ActorCritic",
+    # 7. Plots and tables
+    "value_table",
+    "q_table",
 ]

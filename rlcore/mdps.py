@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from rlcore.mdp import MDP
+from rlcore.exact.model import MDP
 
 GRID_ACTIONS = ("up", "right", "down", "left")
 _MOVES = {"up": (-1, 0), "right": (0, 1), "down": (1, 0), "left": (0, -1)}

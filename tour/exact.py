@@ -69,11 +69,11 @@ def run(out: pathlib.Path) -> None:
     fig.savefig(out / "gridworld_5x5.png", dpi=120)
     plt.close(fig)
 
-    # --- 4. Soft (entropy-regularised) values approach v* as τ → 0 ---------------------
-    heading("4. Soft value iteration on the 5x5 gridworld: V_τ → v* as τ → 0")
-    for tau in (1.0, 0.3, 0.1, 0.01):
-        soft = rl.soft_value_iteration(grid5, tau)
-        print(f"τ = {tau:<5}  V_τ(A) = {soft.V[1]:8.4f}   max |V_τ − v*| = {np.abs(soft.V - vi.V).max():.4f}")
+    # --- 4. Soft (entropy-regularised) values approach v* as β → 0 ---------------------
+    heading("4. Soft value iteration on the 5x5 gridworld: V_β → v* as the regulariser's weight β → 0")
+    for beta in (1.0, 0.3, 0.1, 0.01):
+        soft = rl.soft_value_iteration(grid5, kl_coef=beta)
+        print(f"β = {beta:<5}  V_β(A) = {soft.V[1]:8.4f}   max |V_β − v*| = {np.abs(soft.V - vi.V).max():.4f}")
 
     # --- 5. Example 4.3: the gambler's problem --------------------------------------------
     heading("5. Example 4.3 / Figure 4.3: gambler's problem, p_h = 0.4")

@@ -23,8 +23,8 @@ PPO runs (:func:`train_full_vocabulary`); ``python -m lmenv.learners`` runs them
 from __future__ import annotations
 
 from lmenv.learners import a2c, dqn, ppo, reinforce
-from lmenv.learners.common import (Settings, TrainResult, explained_variance, gae, kl_penalised_rewards,
-                                   reward_to_go)
+from lmenv.learners.common import (MetricLog, Settings, TrainResult, discounted_returns, explained_variance,
+                                   generalized_advantage_estimation, kl_penalised_rewards)
 from lmenv.learners.experiments import (DEFAULT_RUNS, DOCUMENTED_CONFIGS, FULL_VOCABULARY_CONFIGS, LEARNERS,
                                         documented_env, full_vocabulary_env, learner_of, plot_full_vocabulary,
                                         plot_learning_curves, results_table, train_all, train_full_vocabulary)
@@ -48,8 +48,9 @@ __all__ = [
     "plot_full_vocabulary",
     "Settings",
     "TrainResult",
-    "reward_to_go",
-    "gae",
+    "MetricLog",
+    "discounted_returns",
+    "generalized_advantage_estimation",
     "explained_variance",
     "kl_penalised_rewards",
 ]

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from lmenv.learners.common import (Run, Settings, TrainResult, explained_variance, gae, kl_penalised_rewards,
-                                   masked_mean, seeded_generator)
+from lmenv.learners.common import (Run, Settings, TrainResult, explained_variance, generalized_advantage_estimation,
+                                   kl_penalised_rewards, masked_mean, seeded_generator)
 from lmenv.policy import PolicyValueModel
 from lmenv.rollout import rollout
 
@@ -37,7 +37,7 @@ class Config(Settings):
     """training iterations (rollout + one gradient step each)"""
     learning_rate: float = 1e-4
     """Adam step size for the whole network"""
-    gae_lambda: float = 0.9
+    lambda_: float = 0.9
     """λ of GAE: 1 = Monte Carlo returns minus V (REINFORCE with baseline), 0 = one-step TD error"""
     vf_coef: float = 0.5
     """weight c_V of the critic's loss"""
@@ -56,11 +56,11 @@ def train(env, config: Config = Config(), tree=None) -> TrainResult:
         tree: ``lmenv.to_mdp(env)`` for exact scores (optional).
     """
     env = env.unwrapped
-    beta = env.kl_coef
+    kl_coef = env.kl_coef
     generator = seeded_generator(config.seed, env.reference.device)
     model = PolicyValueModel(env)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate, eps=1e-5)
-    run = Run(config, model, beta, tree)
+    run = Run(config, model, kl_coef, tree)
 
     for iteration in run.iterations():
         run.anneal(optimizer, iteration)
@@ -68,8 +68,9 @@ def train(env, config: Config = Config(), tree=None) -> TrainResult:
             batch = rollout(model, env, config.batch_size, generator, reference_source=config.reference_source)
         with run.timed("update"):
             alive = batch.alive
-            rewards = kl_penalised_rewards(batch, beta)  # r̃_t
-            advantages = gae(rewards, batch.values, batch.terminated, lam=config.gae_lambda)  # Â_t
+            rewards = kl_penalised_rewards(batch, kl_coef)  # r̃_t
+            advantages = generalized_advantage_estimation(rewards, batch.discount_t, batch.values_to_horizon,
+                                                          config.lambda_)  # Â_t
             returns = advantages + batch.values  # R̂_t
             out = model.evaluate(batch.tokens)
             log_probs = F.log_softmax(out.logits, dim=-1)  # (B, H, A)

@@ -8,9 +8,10 @@ step's reward is
 
     r̃_t = r_t − β (log π(a_t|s_t) − log π_ref(a_t|s_t))     (:func:`kl_penalised_rewards`)
 
-and E_π[Σ_t r̃_t] = J_β(π). Rewards-to-go and GAE run backwards over the H steps of the batch;
-``discount_t = γ (1 − terminated_t)`` carries termination (there is no truncation: the horizon is
-part of the MDP), so no ``if done`` branches.
+and E_π[Σ_t r̃_t] = J_β(π). Returns and GAE are :func:`rlcore.discounted_returns` and
+:func:`rlcore.generalized_advantage_estimation` written in torch, with the same names and
+arguments: time on the last axis, ``discount_t = γ (1 − terminated_t)`` carrying termination
+(there is no truncation: the horizon is part of the MDP, and γ = 1), so no ``if done`` branches.
 """
 
 from __future__ import annotations
@@ -81,8 +82,8 @@ class TrainResult:
         return self.tokens / self.wall_time
 
 
-class History:
-    """Logged metrics: ``history.log(iteration, {"losses/value_loss": 0.1, ...})``; ``history.as_arrays()``."""
+class MetricLog:
+    """Metrics logged per iteration: ``log.log(iteration, {"losses/value_loss": 0.1, ...})``; ``log.as_arrays()``."""
 
     def __init__(self):
         self._data = defaultdict(lambda: ([], []))
@@ -102,7 +103,7 @@ class Run:
 
     A learner's loop::
 
-        run = Run(config, model, beta, tree)
+        run = Run(config, model, kl_coef, tree)
         for iteration in run.iterations():
             with run.timed("rollout"):
                 batch = rollout(...)
@@ -115,12 +116,12 @@ class Run:
     iterations when that is > 0) are not counted in the times.
     """
 
-    def __init__(self, config: Settings, model, beta: float, tree=None):
-        self.config, self.model, self.tree, self.beta = config, model, tree, float(beta)
+    def __init__(self, config: Settings, model, kl_coef: float, tree=None):
+        self.config, self.model, self.tree, self.kl_coef = config, model, tree, float(kl_coef)
         self.optimum = None
-        if tree is not None and self.beta > 0:
-            self.optimum = tree.kl_regularised_optimum(self.beta)
-        self.history = History()
+        if tree is not None and self.kl_coef > 0:
+            self.optimum = tree.kl_regularised_optimum(self.kl_coef)
+        self.history = MetricLog()
         self.seconds = defaultdict(float)
         self.tokens = 0
         self.episodes = 0
@@ -157,7 +158,7 @@ class Run:
         """Log the rollout's metrics (reward, KL to the reference, entropy) and the update's."""
         self.tokens += batch.n_tokens
         self.episodes += batch.batch_size
-        metrics = {**rollout_metrics(batch, self.beta), **metrics}
+        metrics = {**rollout_metrics(batch, self.kl_coef), **metrics}
         self.history.log(iteration, metrics)
         if self._bar is not None and not self._bar.disable:
             self._bar.set_postfix(reward=f"{float(metrics['charts/reward']):.3f}",
@@ -167,7 +168,7 @@ class Run:
         from lmenv.scoring import score_model
 
         paused = time.perf_counter(), time.process_time()
-        score = score_model(self.model, self.tree, self.beta, self.optimum)
+        score = score_model(self.model, self.tree, self.kl_coef, self.optimum)
         self.history.log(iteration, {"eval/fraction_of_optimum": score.fraction, "eval/objective": score.objective,
                                      "eval/kl_to_optimum": score.kl_to_optimum,
                                      "eval/kl_to_reference": score.kl_to_reference})
@@ -188,51 +189,57 @@ class Run:
 
 
 # ---------------------------------------------------------------------- the per-token reward
-def kl_penalised_rewards(batch: Rollout, beta: float, log_prob_taken: torch.Tensor | None = None) -> torch.Tensor:
+def kl_penalised_rewards(batch: Rollout, kl_coef: float, log_prob_taken: torch.Tensor | None = None) -> torch.Tensor:
     """r̃_t = r_t − β (log π(a_t|s_t) − log π_ref(a_t|s_t)), 0 after the episode ended; (B, H).
 
     ``log_prob_taken`` defaults to the rollout's (the behaviour policy's) log π(a_t|s_t).
     """
     log_pi = batch.log_prob_taken if log_prob_taken is None else log_prob_taken
-    return torch.where(batch.alive, batch.rewards - beta * (log_pi - batch.ref_log_prob_taken), 0.0)
+    return torch.where(batch.alive, batch.rewards - kl_coef * (log_pi - batch.ref_log_prob_taken), 0.0)
 
 
 # ---------------------------------------------------------------------- returns and advantages
-def reward_to_go(rewards: torch.Tensor, terminated: torch.Tensor, gamma: float = 1.0) -> torch.Tensor:
-    """G_t = r_t + discount_t G_{t+1}, discount_t = γ (1 − terminated_t); (B, H) -> (B, H).
+def discounted_returns(r_t: torch.Tensor, discount_t: torch.Tensor, v_T=0.0) -> torch.Tensor:
+    """G_t = r_t + discount_t G_{t+1}, G_T = v_T (Sutton & Barto eq. 3.9): :func:`rlcore.discounted_returns` in torch.
 
-    Sutton & Barto eq. 3.9, the return from step t on (REINFORCE's "reward-to-go"). It is
-    :func:`gae` with λ = 1 and V = 0.
+    The return from step t on (REINFORCE's "reward-to-go"). Time is the last axis.
+
+    Args:
+        r_t: rewards, shape (..., T).
+        discount_t: γ (1 − terminated) after each step, shape (..., T).
+        v_T: value of the last state, shape (...) or a number.
+
+    Returns:
+        G_0 … G_{T−1}, shape (..., T).
     """
-    discount = gamma * (~terminated).to(rewards.dtype)  # (B, H)
-    returns = torch.zeros_like(rewards)
-    following = torch.zeros_like(rewards[:, 0])  # G_H = 0
-    for t in reversed(range(rewards.shape[1])):
-        following = rewards[:, t] + discount[:, t] * following
-        returns[:, t] = following
+    returns = torch.empty_like(r_t)
+    following = torch.zeros_like(r_t[..., 0]) + v_T
+    for t in reversed(range(r_t.shape[-1])):
+        following = r_t[..., t] + discount_t[..., t] * following
+        returns[..., t] = following
     return returns
 
 
-def gae(rewards: torch.Tensor, values: torch.Tensor, terminated: torch.Tensor, gamma: float = 1.0,
-        lam: float = 0.95) -> torch.Tensor:
-    """Generalised advantage estimates (Schulman et al. 2016, eq. 16), (B, H) -> (B, H).
+def generalized_advantage_estimation(r_t: torch.Tensor, discount_t: torch.Tensor, values: torch.Tensor,
+                                     lambda_: float) -> torch.Tensor:
+    """GAE(γ, λ): Â_t = Σ_k (γλ)^k δ_{t+k}, δ_t = r_t + discount_t V(s_{t+1}) − V(s_t) (Schulman et al. 2016, eq. 16).
 
-        δ_t = r_t + discount_t V(s_{t+1}) − V(s_t),     discount_t = γ (1 − terminated_t)
-        Â_t = δ_t + discount_t λ Â_{t+1}
+    :func:`rlcore.generalized_advantage_estimation` in torch: a discounted return of the TD errors
+    with discount γλ. λ = 1 gives G_t − V(s_t), λ = 0 the one-step TD error.
 
-    ``values[:, t]`` is V(s_t); V(s_H) = 0 (the horizon terminates). Steps after an episode's end
-    must hold r = V = 0 (rollouts do), so their advantages are 0. λ = 1 gives G_t − V(s_t), λ = 0
-    the one-step TD error.
+    Args:
+        r_t: rewards, shape (..., T).
+        discount_t: γ (1 − terminated) after each step, shape (..., T).
+        values: V(s_0) … V(s_T), shape (..., T + 1) (V(s_T) = 0 when the horizon terminates).
+        lambda_: λ in [0, 1].
+
+    Returns:
+        Â_0 … Â_{T−1}, shape (..., T).
     """
-    discount = gamma * (~terminated).to(rewards.dtype)  # (B, H)
-    next_values = torch.cat([values[:, 1:], torch.zeros_like(values[:, :1])], dim=1)  # V(s_{t+1})
-    deltas = rewards + discount * next_values - values  # (B, H)
-    advantages = torch.zeros_like(rewards)
-    following = torch.zeros_like(rewards[:, 0])  # Â_H = 0
-    for t in reversed(range(rewards.shape[1])):
-        following = deltas[:, t] + discount[:, t] * lam * following
-        advantages[:, t] = following
-    return advantages
+    if not 0.0 <= lambda_ <= 1.0:
+        raise ValueError(f"lambda_ must lie in [0, 1]; got {lambda_}")
+    deltas = r_t + discount_t * values[..., 1:] - values[..., :-1]  # δ_t
+    return discounted_returns(deltas, lambda_ * discount_t)
 
 
 def explained_variance(predictions: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor) -> float:
@@ -244,11 +251,11 @@ def explained_variance(predictions: torch.Tensor, targets: torch.Tensor, mask: t
     return float(1.0 - (y - p).var(unbiased=False) / variance)
 
 
-def rollout_metrics(batch: Rollout, beta: float) -> dict:
+def rollout_metrics(batch: Rollout, kl_coef: float) -> dict:
     """Per-episode means of a rollout, for the log (names as in docs/lm_policy_gradient.md)."""
     reward = batch.episode_returns.mean()
     kl = batch.kl.sum(dim=1).mean()
-    return {"charts/reward": reward, "charts/kl_ref": kl, "charts/objective": reward - beta * kl,
+    return {"charts/reward": reward, "charts/kl_ref": kl, "charts/objective": reward - kl_coef * kl,
             "charts/entropy": batch.entropy.sum() / batch.alive.sum()}
 
 

@@ -32,6 +32,7 @@ import copy
 from dataclasses import dataclass
 
 import torch
+from rlcore import LinearDecay, soft_v_from_q
 
 from lmenv.learners.common import Run, Settings, TrainResult, explained_variance, masked_mean, seeded_generator
 from lmenv.policy import PolicyValueModel
@@ -101,19 +102,20 @@ def train(env, config: Config = Config(), tree=None) -> TrainResult:
             policy π ∝ π_ref exp(Q/β), or the greedy policy for ``soft=False``.
     """
     env = env.unwrapped
-    beta = env.kl_coef
+    kl_coef = env.kl_coef
     generator = seeded_generator(config.seed, env.reference.device)
-    model = PolicyValueModel(env, q_head=True, readout="soft_q" if config.soft else "greedy_q", beta=beta)
+    model = PolicyValueModel(env, q_head=True, readout="soft_q" if config.soft else "greedy_q", kl_coef=kl_coef)
     target = copy.deepcopy(model)  # Q_θ⁻ (shares the frozen reference)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate, eps=1e-5)
     buffer = EpisodeBuffer(config.buffer_size)
-    run = Run(config, model, beta, tree)
+    run = Run(config, model, kl_coef, tree)
     gradient_steps = 0
+    epsilon_schedule = LinearDecay(config.epsilon_start, config.epsilon_end,
+                                   max(1.0, config.epsilon_fraction * config.iterations))
 
     for iteration in run.iterations():
         run.anneal(optimizer, iteration)
-        decay = min(1.0, (iteration - 1) / max(1.0, config.epsilon_fraction * config.iterations))
-        epsilon = 0.0 if config.soft else config.epsilon_start + decay * (config.epsilon_end - config.epsilon_start)
+        epsilon = 0.0 if config.soft else float(epsilon_schedule(iteration - 1))
         with run.timed("rollout"):
             batch = rollout(model, env, config.batch_size, generator, epsilon=epsilon,
                             reference_source=config.reference_source)
@@ -129,12 +131,12 @@ def train(env, config: Config = Config(), tree=None) -> TrainResult:
                     with torch.no_grad():
                         q_next = target.evaluate(mb["tokens"]).q  # Q_θ⁻(s_t, ·) at every state of the episode
                         if config.soft:
-                            v = beta * torch.logsumexp(mb["ref_log_probs"] + q_next / beta, dim=-1)  # (b, H)
+                            v = soft_v_from_q(q_next, kl_coef, log_reference=mb["ref_log_probs"])  # (b, H)
                             reward = mb["rewards"]
                         else:
                             v = q_next.max(dim=-1).values
                             ref_taken = mb["ref_log_probs"].gather(-1, mb["actions"][..., None]).squeeze(-1)
-                            reward = mb["rewards"] + beta * ref_taken  # what the environment pays
+                            reward = mb["rewards"] + kl_coef * ref_taken  # what the environment pays
                         v_next = torch.cat([v[:, 1:], torch.zeros_like(v[:, :1])], dim=1)  # V⁻(s_{t+1})
                         y = reward + (~mb["terminated"]).float() * v_next  # the TD target
                     td_loss = masked_mean((q_taken - y) ** 2, alive)

@@ -27,7 +27,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from lmenv.learners.common import (Run, Settings, TrainResult, explained_variance, gae, kl_penalised_rewards,
+from lmenv.learners.common import (Run, Settings, TrainResult, explained_variance, generalized_advantage_estimation,
+                                   kl_penalised_rewards,
                                    masked_mean, seeded_generator)
 from lmenv.policy import PolicyValueModel
 from lmenv.rollout import rollout
@@ -47,7 +48,7 @@ class Config(Settings):
     """minibatches per pass, of batch_size / num_minibatches episodes (1: the whole rollout, 320 tokens here)"""
     clip_coef: float = 0.2
     """ε of the clipped ratio"""
-    gae_lambda: float = 0.9
+    lambda_: float = 0.9
     """λ of GAE"""
     vf_coef: float = 0.5
     """weight c_V of the value loss"""
@@ -70,7 +71,7 @@ def train(env, config: Config = Config(), tree=None) -> TrainResult:
         tree: ``lmenv.to_mdp(env)`` for exact scores (optional; against the environment's β).
     """
     env = env.unwrapped
-    beta = env.kl_coef
+    kl_coef = env.kl_coef  # β; adapted during training with kl_target
     generator = seeded_generator(config.seed, env.reference.device)
     model = PolicyValueModel(env)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate, eps=1e-5)
@@ -83,8 +84,8 @@ def train(env, config: Config = Config(), tree=None) -> TrainResult:
             batch = rollout(model, env, config.batch_size, generator, reference_source=config.reference_source)
         with run.timed("update"):
             old_log_pi = batch.log_prob_taken  # log π_old(a_t|s_t)
-            advantages = gae(kl_penalised_rewards(batch, beta), batch.values, batch.terminated,
-                             lam=config.gae_lambda)  # Â_t
+            advantages = generalized_advantage_estimation(kl_penalised_rewards(batch, kl_coef), batch.discount_t,
+                                                          batch.values_to_horizon, config.lambda_)  # Â_t
             returns = advantages + batch.values  # R̂_t
             clipped, approx_kl = [], []
             for epoch in range(config.update_epochs):
@@ -116,7 +117,7 @@ def train(env, config: Config = Config(), tree=None) -> TrainResult:
             kl_episode = batch.kl.sum(dim=1).mean().item()
             if config.kl_target is not None:  # adaptive KL control (Ziegler et al. 2019)
                 error = min(max(kl_episode / config.kl_target - 1.0, -0.2), 0.2)
-                beta = beta * (1.0 + error * config.batch_size / config.kl_horizon)
+                kl_coef = kl_coef * (1.0 + error * config.batch_size / config.kl_horizon)
         run.log(iteration, batch, {
             "losses/policy_loss": policy_loss.item(),
             "losses/value_loss": value_loss.item(),
@@ -124,6 +125,6 @@ def train(env, config: Config = Config(), tree=None) -> TrainResult:
             "losses/approx_kl": sum(approx_kl) / len(approx_kl),
             "losses/clipfrac": sum(clipped) / len(clipped),
             "losses/explained_variance": explained_variance(batch.values, returns, batch.alive),
-            "charts/beta": beta,
+            "charts/kl_coef": kl_coef,
         })
     return run.finish()

@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from lmenv.learners.common import (Run, Settings, TrainResult, explained_variance, kl_penalised_rewards,
-                                   masked_mean, reward_to_go, seeded_generator)
+                                   masked_mean, discounted_returns, seeded_generator)
 from lmenv.policy import PolicyValueModel
 from lmenv.rollout import rollout
 
@@ -53,11 +53,11 @@ def train(env, config: Config = Config(), tree=None) -> TrainResult:
         tree: ``lmenv.to_mdp(env)`` for exact scores (optional).
     """
     env = env.unwrapped
-    beta = env.kl_coef
+    kl_coef = env.kl_coef
     generator = seeded_generator(config.seed, env.reference.device)
     model = PolicyValueModel(env)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate, eps=1e-5)
-    run = Run(config, model, beta, tree)
+    run = Run(config, model, kl_coef, tree)
 
     for iteration in run.iterations():
         run.anneal(optimizer, iteration)
@@ -65,7 +65,7 @@ def train(env, config: Config = Config(), tree=None) -> TrainResult:
             batch = rollout(model, env, config.batch_size, generator, reference_source=config.reference_source)
         with run.timed("update"):
             alive = batch.alive
-            returns = reward_to_go(kl_penalised_rewards(batch, beta), batch.terminated)  # G_t, (B, H)
+            returns = discounted_returns(kl_penalised_rewards(batch, kl_coef), batch.discount_t)  # G_t, (B, H)
             out = model.evaluate(batch.tokens)  # π_θ and V_θ at every state, with gradients
             log_pi = F.log_softmax(out.logits, dim=-1).gather(-1, batch.actions[..., None]).squeeze(-1)  # (B, H)
             advantages = returns - out.values.detach()  # G_t − b(s_t)

@@ -127,7 +127,7 @@ def test_to_mdp_on_a_tiny_tree(model, tokenizer):
     with torch.no_grad():
         logits = model.model(torch.tensor([tokenizer.encode("ROMEO:\nba")])).logits[0, -1]
     np.testing.assert_allclose(tree.reference[s], torch.softmax(logits[env.action_tokens].double(), 0).numpy(), atol=1e-6)
-    solution = tree.kl_regularised_optimum(beta=0.5)
+    solution = tree.kl_regularised_optimum(kl_coef=0.5)
     assert np.isfinite(solution.V).all()
 
 

@@ -75,7 +75,7 @@ def test_same_seed_same_run(name, kl_env):
 
 def test_soft_dqn_acts_with_the_boltzmann_policy_around_the_reference(kl_env, kl_tree, kl_optimum):
     """With Q = Q* the soft-Q readout π ∝ π_ref exp(Q/β) is π*: plant Q* in the head's bias at the root."""
-    model = PolicyValueModel(kl_env, q_head=True, readout="soft_q", beta=BETA)
+    model = PolicyValueModel(kl_env, q_head=True, readout="soft_q", kl_coef=BETA)
     with torch.no_grad():
         model.q_head.bias.copy_(torch.as_tensor(kl_optimum.Q[0], dtype=torch.float32))
     probs = np.exp(model.log_probs_of_prefixes([()])[0])

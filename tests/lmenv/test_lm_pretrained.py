@@ -10,7 +10,7 @@ import torch
 from lmenv.bigram import cross_entropy, fit_bigram
 from lmenv.checkpoint import load_checkpoint
 from lmenv.pretrained import load_pretrained, pretrained_path
-from lmenv.train import evaluate
+from lmenv.pretrain import evaluate
 
 VAL_SUBSET = 50_000  # validation characters scored in this test (the docs report the whole split)
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "lmenv_model.md"

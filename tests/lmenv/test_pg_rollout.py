@@ -129,7 +129,8 @@ def test_rollout_with_a_stop_token(kl_env):
             assert bool(batch.terminated[b, t]) == terminated
         dead = ~batch.alive[b]
         assert not batch.rewards[b, dead].any() and not batch.values[b, dead].any()
-    advantages = common.gae(common.kl_penalised_rewards(batch, BETA), batch.values, batch.terminated, lam=0.9)
+    advantages = common.generalized_advantage_estimation(common.kl_penalised_rewards(batch, BETA), batch.discount_t,
+                                                         batch.values_to_horizon, 0.9)
     assert not advantages[~batch.alive].any()
 
 
@@ -148,6 +149,16 @@ def _gae_by_hand(r, v, terminated, gamma, lam):
     return out
 
 
+def gae(r, v, terminated, gamma, lam):
+    """lmenv's GAE with the per-step discount γ (1 − terminated) and V(s_H) = 0."""
+    discount_t = gamma * (~terminated).to(r.dtype)
+    return common.generalized_advantage_estimation(r, discount_t, torch.cat([v, torch.zeros_like(v[:, :1])], 1), lam)
+
+
+def returns_to_go(r, terminated, gamma):
+    return common.discounted_returns(r, gamma * (~terminated).to(r.dtype))
+
+
 def test_gae_and_reward_to_go_identities():
     rng = np.random.default_rng(0)
     r = torch.tensor(rng.normal(size=(32, 7)))
@@ -156,18 +167,17 @@ def test_gae_and_reward_to_go_identities():
     terminated[:, -1] = True
     for gamma, lam in ((1.0, 0.9), (0.9, 0.5), (0.99, 1.0), (1.0, 0.0)):
         expected = _gae_by_hand(r.numpy(), v.numpy(), terminated.numpy(), gamma, lam)
-        np.testing.assert_allclose(common.gae(r, v, terminated, gamma, lam).numpy(), expected, atol=1e-12)
-    g = common.reward_to_go(r, terminated, 0.9)
-    torch.testing.assert_close(g, common.gae(r, torch.zeros_like(v), terminated, 0.9, 1.0))  # λ = 1, V = 0
-    torch.testing.assert_close(common.gae(r, v, terminated, 0.9, 1.0), g - v)  # λ = 1: G_t − V(s_t)
+        np.testing.assert_allclose(gae(r, v, terminated, gamma, lam).numpy(), expected, atol=1e-12)
+    g = returns_to_go(r, terminated, 0.9)
+    torch.testing.assert_close(g, gae(r, torch.zeros_like(v), terminated, 0.9, 1.0))  # λ = 1, V = 0
+    torch.testing.assert_close(gae(r, v, terminated, 0.9, 1.0), g - v)  # λ = 1: G_t − V(s_t)
     next_v = torch.where(terminated, 0.0, torch.cat([v[:, 1:], torch.zeros(32, 1, dtype=v.dtype)], 1))
-    torch.testing.assert_close(common.gae(r, v, terminated, 0.9, 0.0), r + 0.9 * next_v - v)  # λ = 0: δ_t
+    torch.testing.assert_close(gae(r, v, terminated, 0.9, 0.0), r + 0.9 * next_v - v)  # λ = 0: δ_t
 
 
 def test_gae_equals_rlcore_numpy_version():
     """The batched torch GAE and reward-to-go against rlcore's per-trajectory numpy estimators."""
-    from rlcore.advantages import generalized_advantage_estimation, lambda_returns
-    from rlcore.td import discounted_returns
+    from rlcore import discounted_returns, generalized_advantage_estimation, lambda_returns
 
     rng = np.random.default_rng(1)
     r = torch.tensor(rng.normal(size=(16, 6)))
@@ -175,8 +185,8 @@ def test_gae_equals_rlcore_numpy_version():
     terminated = torch.tensor(rng.random((16, 6)) < 0.25)
     terminated[:, -1] = True  # the horizon terminates every row
     for gamma, lam in ((1.0, 0.9), (0.95, 0.0), (0.9, 1.0)):
-        advantages = common.gae(r, v, terminated, gamma, lam).numpy()
-        returns = common.reward_to_go(r, terminated, gamma).numpy()
+        advantages = gae(r, v, terminated, gamma, lam).numpy()
+        returns = returns_to_go(r, terminated, gamma).numpy()
         for b in range(16):
             discount_t = gamma * (1.0 - terminated[b].numpy())
             values = np.append(v[b].numpy(), 0.0)  # V(S_0), …, V(S_T)

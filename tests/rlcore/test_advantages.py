@@ -1,5 +1,5 @@
 """Return and advantage estimators: values by hand, and the identities that tie them to
-rlcore.td — GAE(λ = 1) is the Monte Carlo advantage, GAE(λ = 0) the TD error, GAE = λ-return − V,
+rlcore.learning.td — GAE(λ = 1) is the Monte Carlo advantage, GAE(λ = 0) the TD error, GAE = λ-return − V,
 the λ-return is the weighted average of n-step returns (S&B eq. 12.3)."""
 
 import numpy as np
@@ -8,8 +8,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import rlcore as rl
-from rlcore import mdps, td
-from rlcore.advantages import (
+from rlcore import mdps
+from rlcore.learning import td
+from rlcore.policy_gradient.advantages import (
     generalized_advantage_estimation,
     lambda_returns,
     monte_carlo_advantages,
@@ -77,10 +78,10 @@ def test_gae_is_lambda_return_minus_value(trajectory, lam):
 @given(trajectories())
 def test_lambda_1_is_monte_carlo_and_lambda_0_is_one_step_td(trajectory):
     r, d, v = trajectory
-    # λ = 1: the Monte Carlo return (rlcore.td.discounted_returns) and advantage G_t − V(S_t)
+    # λ = 1: the Monte Carlo return (rlcore.discounted_returns) and advantage G_t − V(S_t)
     np.testing.assert_allclose(lambda_returns(r, d, v, 1.0), td.discounted_returns(r, d, v[-1]), atol=1e-9)
     np.testing.assert_allclose(generalized_advantage_estimation(r, d, v, 1.0), monte_carlo_advantages(r, d, v), atol=1e-9)
-    # λ = 0: the TD target (rlcore.td.td_target) and the TD error
+    # λ = 0: the TD target (rlcore.td_target) and the TD error
     np.testing.assert_allclose(lambda_returns(r, d, v, 0.0), [td.td_target(r[t], d[t], v[t + 1]) for t in range(r.size)],
                                atol=1e-12)
     np.testing.assert_allclose(generalized_advantage_estimation(r, d, v, 0.0), td_errors(r, d, v), atol=1e-12)

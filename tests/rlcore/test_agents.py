@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from gymnasium import spaces
 
-from rlcore import lockstep, mdps
-from rlcore.agents import (
+from rlcore import mdps
+from rlcore.learning import (
     ExpectedSarsa,
     MonteCarloControl,
     MonteCarloPrediction,
@@ -16,16 +16,15 @@ from rlcore.agents import (
     Sarsa,
     TDZero,
 )
-from rlcore.exploration import (
-    ExponentialDecay,
-    LinearDecay,
-    VisitCountStepSize,
-    epsilon_greedy_probs,
-    greedy_action,
-    softmax_action,
-    softmax_probs,
+from rlcore.exact.policies import (
+    draw_greedy,
+    draw_softmax,
+    epsilon_greedy_policy,
+    sample_epsilon_greedy,
+    sample_softmax,
+    softmax_policy,
 )
-from rlcore.training import train
+from rlcore.learning import ExponentialDecay, LinearDecay, VisitCountStepSize, train
 
 CONTROL = [QLearning, Sarsa, ExpectedSarsa, MonteCarloControl]
 EVALUATION = [TDZero, MonteCarloPrediction, lambda env, **kw: NStepTD(env, n=3, **kw)]
@@ -194,7 +193,7 @@ def test_expected_sarsa_with_greedy_target_makes_q_learning_updates():
 # ---------------------------------------------------------------------- exploration
 def test_ties_are_broken_uniformly_at_random():
     rng = np.random.default_rng(0)
-    counts = np.bincount([greedy_action([0.0, 1.0, 1.0, 1.0 - 1e-12], rng.random) for _ in range(6000)], minlength=4)
+    counts = np.bincount([draw_greedy([0.0, 1.0, 1.0, 1.0 - 1e-12], rng.random) for _ in range(6000)], minlength=4)
     assert counts[0] == 0
     np.testing.assert_allclose(counts[1:] / 6000, 1 / 3, atol=4 * np.sqrt(2 / 9 / 6000))
     # a fresh agent does not always pick the first action
@@ -207,7 +206,7 @@ def test_epsilon_greedy_action_frequencies():
     agent.Q[0] = [0.0, 1.0]
     n = 8000
     freq = np.bincount([agent.act(0) for _ in range(n)], minlength=2) / n
-    p = epsilon_greedy_probs(agent.Q[0], 0.3)
+    p = epsilon_greedy_policy(agent.Q[0], 0.3)
     assert np.all(np.abs(freq - p) <= 4 * np.sqrt(p * (1 - p) / n)), (freq, p)
     np.testing.assert_allclose(agent.action_probs(0), p)
 
@@ -216,18 +215,18 @@ def test_lockstep_epsilon_greedy_frequencies_with_ties():
     rng = np.random.default_rng(3)
     n = 20000
     q = np.tile([1.0, 0.0, 1.0, 0.5], (n, 1))
-    actions = lockstep._epsilon_greedy(q, np.full(n, 0.2), rng.random((n, 5)))
+    actions = sample_epsilon_greedy(q, np.full(n, 0.2), rng.random((n, 5)))
     freq = np.bincount(actions, minlength=4) / n
-    p = epsilon_greedy_probs(q[0], 0.2)  # 0.45, 0.05, 0.45, 0.05
+    p = epsilon_greedy_policy(q[0], 0.2)  # 0.45, 0.05, 0.45, 0.05
     assert np.all(np.abs(freq - p) <= 4 * np.sqrt(p * (1 - p) / n)), (freq, p)
 
 
 def test_softmax_action_frequencies():
     rng = np.random.default_rng(4)
     q, tau, n = [1.0, 0.0, 2.0], 0.7, 20000
-    p = softmax_probs(np.array(q), tau)
-    single = np.bincount([softmax_action(q, tau, rng.random) for _ in range(n)], minlength=3) / n
-    batch = np.bincount(lockstep._softmax(np.tile(q, (n, 1)), np.full(n, tau), rng.random((n, 1))), minlength=3) / n
+    p = softmax_policy(np.array(q), tau)
+    single = np.bincount([draw_softmax(q, tau, rng.random) for _ in range(n)], minlength=3) / n
+    batch = np.bincount(sample_softmax(np.tile(q, (n, 1)), np.full(n, tau), rng.random((n, 1))), minlength=3) / n
     for freq in (single, batch):
         assert np.all(np.abs(freq - p) <= 4 * np.sqrt(p * (1 - p) / n)), (freq, p)
 

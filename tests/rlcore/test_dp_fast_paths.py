@@ -5,8 +5,8 @@ import pytest
 
 import rlcore as rl
 from rlcore import mdps
-from rlcore.dp import policy_transition
-from rlcore.policies import max_over_actions
+from rlcore.exact.dp import policy_transition
+from rlcore.exact.policies import max_over_actions
 
 
 @pytest.mark.parametrize("shape", [(7, 1), (1000, 2), (50, 10), (20, 33), (5, 200)])

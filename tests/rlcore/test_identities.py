@@ -131,7 +131,7 @@ def test_soft_optimal_policy_is_log_ratio_of_advantage(case, tau):
     # terminal states keep value 0 with and without a reference (entropy bonus τ log A is not paid there)
     for solution in (soft, rl.soft_value_iteration(mdp, tau, tol=1e-11)):
         assert np.all(solution.V[mdp.terminal] == 0)
-    assert np.all(rl.finite_horizon(mdp, 3, temperature=tau).V[:, mdp.terminal] == 0)
+    assert np.all(rl.finite_horizon(mdp, 3, kl_coef=tau).V[:, mdp.terminal] == 0)
     # V* = τ log Σ π_ref exp(Q*/τ), the soft Bellman equation
     np.testing.assert_allclose(rl.soft_bellman_v(mdp, soft.V, tau, reference), soft.V, atol=1e-9)
     np.testing.assert_allclose(rl.soft_bellman_q(mdp, soft.Q, tau, reference), soft.Q, atol=1e-9)
@@ -182,7 +182,7 @@ def test_policy_constructors_are_distributions(epsilon):
     soft = rl.softmax_policy(Q, 0.5)
     np.testing.assert_allclose(soft[2], np.exp(Q[2] / 0.5) / np.exp(Q[2] / 0.5).sum())
     for policy in (greedy, eps, soft):
-        rl.check_policy(policy)
+        rl.exact.check_policy(policy)
 
 
 def test_softmax_policy_large_values_and_zero_reference():
@@ -212,5 +212,5 @@ def test_finite_horizon_tends_to_infinite_horizon_and_soft_version():
     mdp = mdps.garnet(6, 3, 3, seed=1, gamma=0.7)
     long = rl.finite_horizon(mdp, 120)
     np.testing.assert_allclose(long.V[0], rl.value_iteration(mdp, tol=1e-12).V, atol=1e-10)
-    soft = rl.finite_horizon(mdp, 120, temperature=0.3)
+    soft = rl.finite_horizon(mdp, 120, kl_coef=0.3)
     np.testing.assert_allclose(soft.V[0], rl.soft_value_iteration(mdp, 0.3, tol=1e-12).V, atol=1e-10)

@@ -10,8 +10,9 @@ import pytest  # noqa: E402
 from scipy import stats  # noqa: E402
 
 import rlcore as rl  # noqa: E402
-from rlcore import learning_plots, mdps  # noqa: E402
-from rlcore.training import greedy_path  # noqa: E402
+from rlcore import mdps  # noqa: E402
+from rlcore import plots as learning_plots  # noqa: E402
+from rlcore.learning import greedy_path  # noqa: E402
 
 
 def test_confidence_band_is_mean_plus_minus_t_standard_error():

@@ -15,11 +15,21 @@ import pytest
 
 import rlcore as rl
 from rlcore import mdps
-from rlcore.agents import ExpectedSarsa, MonteCarloControl, MonteCarloPrediction, NStepTD, QLearning, Sarsa, TDZero
-from rlcore.exploration import LinearDecay
-from rlcore.learning_plots import suboptimal_states
-from rlcore.lockstep import train_lockstep
-from rlcore.training import greedy_path, q_error, train
+from rlcore.learning import (
+    ExpectedSarsa,
+    LinearDecay,
+    MonteCarloControl,
+    MonteCarloPrediction,
+    NStepTD,
+    QLearning,
+    Sarsa,
+    TDZero,
+    greedy_path,
+    q_error,
+    train,
+    train_lockstep,
+)
+from rlcore.plots import suboptimal_states
 
 
 def assert_same_mean(a, b, what):
@@ -208,8 +218,8 @@ def test_lockstep_history_shapes_and_snapshots():
 
 def test_lockstep_rejects_what_it_cannot_run():
     mdp = mdps.random_walk()
-    with pytest.raises(TypeError, match="supports"):
-        train_lockstep(NStepTD(mdp, n=2), mdp, 2, 2)
+    with pytest.raises(TypeError, match="Discrete observation space"):
+        train_lockstep(QLearning(gym.make("Blackjack-v1"), gamma=1.0), mdp, 2, 2)
     with pytest.raises(TypeError, match="callable"):
         train_lockstep(TDZero(mdp, policy=lambda s: [1.0]), mdp, 2, 2)
     with pytest.raises(ValueError, match="do not match"):

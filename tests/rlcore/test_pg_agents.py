@@ -9,16 +9,14 @@ from gymnasium import spaces
 
 import rlcore as rl
 from rlcore import mdps
-from rlcore.advantages import monte_carlo_advantages
-from rlcore.pg_agents import ActorCritic, Reinforce
+from rlcore.policy_gradient import ActorCritic, Reinforce, monte_carlo_advantages
 from rlcore.policy_gradient import policy_from_logits, policy_objective, reinforce_gradient, sample_episode
-from rlcore.td import discounted_returns
-from rlcore.training import train
+from rlcore.learning import discounted_returns, train
 
 AGENTS = [
     lambda env, **kw: Reinforce(env, alpha=0.05, **kw),
-    lambda env, **kw: Reinforce(env, alpha=0.05, baseline=True, alpha_baseline=0.1, **kw),
-    lambda env, **kw: ActorCritic(env, alpha=0.1, alpha_critic=0.1, **kw),
+    lambda env, **kw: Reinforce(env, alpha=0.05, baseline=True, alpha_value=0.1, **kw),
+    lambda env, **kw: ActorCritic(env, alpha=0.1, alpha_value=0.1, **kw),
 ]
 
 
@@ -49,7 +47,7 @@ def test_reinforce_takes_one_step_along_the_episode_gradient():
 def test_reinforce_with_baseline_by_hand():
     """ψ_t = G_t − V(S_t) with V from before the episode; then V(S_t) += α_V (G_t − V(S_t)) in time order."""
     mdp = mdps.two_state()  # γ = 0.9; no terminal state, so the episode is truncated and bootstraps from V(S_T)
-    agent = Reinforce(mdp, alpha=0.5, baseline=True, alpha_baseline=0.5, seed=3)
+    agent = Reinforce(mdp, alpha=0.5, baseline=True, alpha_value=0.5, seed=3)
     agent.V[:] = [2.0, 4.0]
     states, rewards = [0, 1, 0], [1.0, 2.0]
     actions = play(agent, states, rewards, terminated=False)
@@ -65,7 +63,7 @@ def test_reinforce_with_baseline_by_hand():
 
 def test_actor_critic_by_hand():
     mdp = mdps.two_state()
-    agent = ActorCritic(mdp, alpha=0.5, alpha_critic=0.25, seed=0)
+    agent = ActorCritic(mdp, alpha=0.5, alpha_value=0.25, seed=0)
     agent.V[:] = [1.0, 3.0]
     a0 = agent.start(0)
     a1 = agent.step(2.0, 1, terminated=False)
@@ -83,7 +81,7 @@ def test_actor_critic_by_hand():
 
 def test_actor_critic_bootstraps_on_truncation():
     mdp = mdps.two_state()
-    agent = ActorCritic(mdp, alpha=0.5, alpha_critic=1.0, seed=0)
+    agent = ActorCritic(mdp, alpha=0.5, alpha_value=1.0, seed=0)
     agent.V[:] = [1.0, 3.0]
     agent.start(0)
     assert agent.step(0.0, 1, terminated=False, truncated=True) is None
@@ -121,7 +119,7 @@ def test_learned_baseline_reduces_the_variance_of_reinforce():
     total variance of the single-episode gradient estimates drops to about half (gridworld, b = 0
     vs the learned V)."""
     mdp = mdps.gridworld_4x4()
-    agent = Reinforce(mdp, alpha=1e-9, baseline=True, alpha_baseline=0.02)
+    agent = Reinforce(mdp, alpha=1e-9, baseline=True, alpha_value=0.02)
     train(agent, mdp.to_env(), 300, seed=0, progress=False)
     theta = agent.theta.copy()
     pi = policy_from_logits(theta)
@@ -173,8 +171,8 @@ def test_bad_settings_are_rejected():
         Reinforce(mdp, alpha=0.0)
     with pytest.raises(ValueError, match="alpha"):
         ActorCritic(mdp, alpha="big")
-    with pytest.raises(ValueError, match="alpha_critic"):
-        ActorCritic(mdp, alpha_critic=1.5)
+    with pytest.raises(ValueError, match="alpha_value"):
+        ActorCritic(mdp, alpha_value=1.5)
     with pytest.raises(ValueError, match="gamma"):
         Reinforce(ChooseTwo())
     with pytest.raises(TypeError, match="Discrete action space"):

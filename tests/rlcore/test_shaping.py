@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 import rlcore as rl
 from rlcore import mdps
-from rlcore.shaping import add_reward, potential_based_shaping, shaped_mdp
+from rlcore.exact.shaping import add_reward, potential_based_shaping, shaped_mdp
 
 SETTINGS = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 LEFT, RIGHT = 0, 1

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from rlcore import lockstep, td
-from rlcore.exploration import epsilon_greedy_probs, greedy_probs, softmax_probs
+from rlcore.exact.policies import epsilon_greedy_policy, greedy_policy, softmax_policy
+from rlcore.learning import td
 
 
 @pytest.fixture
@@ -40,12 +40,12 @@ def test_termination_zeroes_the_bootstrap_and_truncation_does_not():
 def test_expected_sarsa_with_greedy_target_is_q_learning(transitions):
     """Σ_a π(a|s') q(s', a) with π greedy in q is max_a q(s', a), exactly."""
     for _, _, r, d, q_t, _ in transitions:
-        assert td.expected_sarsa_target(r, d, q_t, greedy_probs(q_t)) == td.q_learning_target(r, d, q_t)
+        assert td.expected_sarsa_target(r, d, q_t, greedy_policy(q_t)) == td.q_learning_target(r, d, q_t)
 
 
 def test_expected_sarsa_is_the_mean_of_sarsa_over_the_target_policy(transitions):
     for _, _, r, d, q_t, _ in transitions[:50]:
-        probs = epsilon_greedy_probs(q_t, 0.3)
+        probs = epsilon_greedy_policy(q_t, 0.3)
         mean_sarsa = sum(p * td.sarsa_target(r, d, q_t, a) for a, p in enumerate(probs))
         assert td.expected_sarsa_target(r, d, q_t, probs) == pytest.approx(mean_sarsa, abs=1e-12)
 
@@ -89,15 +89,15 @@ def test_batched_targets_match_the_single_transition_functions(transitions):
     d = np.array([x[3] for x in transitions])
     q_t = np.stack([x[4] for x in transitions])
     a_t = np.array([x[5] for x in transitions])
-    probs = epsilon_greedy_probs(q_t, np.full(len(r), 0.2))
-    np.testing.assert_array_equal(lockstep.q_learning_targets(r, d, q_t),
+    probs = epsilon_greedy_policy(q_t, np.full(len(r), 0.2))
+    np.testing.assert_array_equal(td.q_learning_target(r, d, q_t),
                                   [td.q_learning_target(*x) for x in zip(r, d, q_t)])
-    np.testing.assert_array_equal(lockstep.sarsa_targets(r, d, q_t, a_t),
+    np.testing.assert_array_equal(td.sarsa_target(r, d, q_t, a_t),
                                   [td.sarsa_target(*x) for x in zip(r, d, q_t, a_t)])
-    np.testing.assert_allclose(lockstep.expected_sarsa_targets(r, d, q_t, probs),
+    np.testing.assert_allclose(td.expected_sarsa_target(r, d, q_t, probs),
                                [td.expected_sarsa_target(*x) for x in zip(r, d, q_t, probs)], rtol=1e-13, atol=1e-13)
     v_t = q_t[:, 0]
-    np.testing.assert_array_equal(lockstep.td_targets(r, d, v_t), [td.td_target(*x) for x in zip(r, d, v_t)])
+    np.testing.assert_array_equal(td.td_target(r, d, v_t), [td.td_target(*x) for x in zip(r, d, v_t)])
 
 
 def test_batched_probabilities_match_rows():
@@ -105,11 +105,11 @@ def test_batched_probabilities_match_rows():
     q = rng.normal(size=(20, 4))
     q[0] = [1.0, 1.0, 0.0, 1.0]  # a three-way tie
     eps = rng.random(20)
-    batch = epsilon_greedy_probs(q, eps)
+    batch = epsilon_greedy_policy(q, eps)
     for row, e, p in zip(q, eps, batch):
-        np.testing.assert_allclose(epsilon_greedy_probs(row, e), p)
+        np.testing.assert_allclose(epsilon_greedy_policy(row, e), p)
         assert p.sum() == pytest.approx(1.0)
     np.testing.assert_allclose(batch[0], (1 - eps[0]) * np.array([1, 1, 0, 1]) / 3 + eps[0] / 4)
     tau = rng.random(20) + 0.1
-    for row, t, p in zip(q, tau, softmax_probs(q, tau)):
+    for row, t, p in zip(q, tau, softmax_policy(q, tau)):
         np.testing.assert_allclose(p, np.exp(row / t) / np.exp(row / t).sum())

@@ -1,4 +1,4 @@
-"""rlcore.train: reproducibility, the History it returns, Q-learning reaching value iteration's Q*
+"""rlcore.train: reproducibility, the EpisodeHistory it returns, Q-learning reaching value iteration's Q*
 on slippery FrozenLake, and the helpers that read a learned Q."""
 
 import gymnasium as gym
@@ -8,13 +8,22 @@ from gymnasium import spaces
 
 import rlcore as rl
 from rlcore import mdps
-from rlcore.agents import MonteCarloControl, QLearning, Sarsa, TDZero
-from rlcore.exploration import LinearDecay, VisitCountStepSize
-from rlcore.learning_plots import suboptimal_states
-from rlcore.training import History, greedy_path, path_text, q_error, train
+from rlcore.learning import (
+    EpisodeHistory,
+    LinearDecay,
+    MonteCarloControl,
+    QLearning,
+    Sarsa,
+    TDZero,
+    VisitCountStepSize,
+    greedy_path,
+    q_error,
+    train,
+)
+from rlcore.plots import path_text, suboptimal_states
 
 
-def assert_same_history(a: History, b: History):
+def assert_same_history(a: EpisodeHistory, b: EpisodeHistory):
     np.testing.assert_array_equal(a.returns, b.returns)
     np.testing.assert_array_equal(a.lengths, b.lengths)
     np.testing.assert_array_equal(a.truncated, b.truncated)
@@ -60,7 +69,7 @@ def test_a_second_call_continues_training():
     assert second.returns.mean() > first.returns.mean()
 
 
-# ---------------------------------------------------------------------- the History
+# ---------------------------------------------------------------------- the EpisodeHistory
 def test_history_lengths_truncation_and_snapshots():
     mdp = mdps.cliff_walking()
     env = mdp.to_env(max_episode_steps=40)

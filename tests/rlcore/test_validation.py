@@ -90,7 +90,7 @@ def test_gamma_one_with_policy_that_never_terminates():
     for method in ("exact", "iterative"):
         with pytest.raises(ValueError, match=r"gamma = 1 and the policy never reaches a terminal state from 11 state"):
             rl.policy_evaluation(mdp, up, method=method)
-    stuck = rl.states_that_never_terminate(mdp, up)
+    stuck = rl.exact.states_that_never_terminate(mdp, up)
     assert set(stuck.tolist()) == set(range(1, 15)) - {4, 8, 12}  # column 0 walks up into (0,0)
 
 
@@ -103,7 +103,7 @@ def test_bad_policies():
     with pytest.raises(ValueError, match="negative probability"):
         rl.v_from_q(np.zeros((2, 2)), np.array([[1.5, -0.5], [0.5, 0.5]]))
     with pytest.raises(ValueError, match="NaN"):
-        rl.check_policy(np.array([[np.nan, 1.0]]))
+        rl.exact.check_policy(np.array([[np.nan, 1.0]]))
 
 
 def test_bad_values_and_parameters():

@@ -1,13 +1,13 @@
 """One training loop for every agent and every Gymnasium environment with a Discrete action space.
 
-:func:`train` plays ``n_episodes`` episodes, feeding each transition to the agent through its
-``start``/``step`` protocol (see :mod:`rlcore.agents`), and returns a :class:`History`. It keeps
+Lectures 5–9. :func:`train` plays ``n_episodes`` episodes, feeding each transition to the agent through its
+``start``/``step`` protocol (see :mod:`rlcore.learning.agents`), and returns an :class:`EpisodeHistory`. It keeps
 ``terminated`` and ``truncated`` apart: the agent bootstraps on truncation, never on termination.
 
 Seeding: ``seed`` is split (``numpy.random.SeedSequence``) into the agent's random stream and the
 seed of the environment's first ``reset``; later resets continue the environment's own stream,
-as Gymnasium intends. Same agent settings, same environment, same seed → the same History, bit
-for bit.
+as Gymnasium intends. Same agent settings, same environment, same seed → the same EpisodeHistory,
+bit for bit.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from tqdm.auto import tqdm
 
 
 @dataclass(frozen=True, eq=False)
-class History:
-    """What :func:`train` returns.
+class EpisodeHistory:
+    """What :func:`train` returns: one entry per episode.
 
     Attributes:
         returns: undiscounted sum of rewards of each episode (the y-axis of S&B's learning curves), shape (E,).
@@ -57,11 +57,11 @@ def snapshot_schedule(n_episodes: int, snapshot_every: int | None) -> np.ndarray
 
 
 def train(agent, env, n_episodes: int, *, seed=None, snapshot_every: int | None = None,
-          progress: bool = True) -> History:
+          progress: bool = True) -> EpisodeHistory:
     """Train ``agent`` on ``env`` for ``n_episodes`` episodes.
 
     Args:
-        agent: any agent of :mod:`rlcore.agents` (its table carries over between calls, so a
+        agent: any rlcore agent (its table carries over between calls, so a
             second call continues training).
         env: a Gymnasium environment with a Discrete action space and the agent's spaces.
         n_episodes: number of episodes. Each must end by termination or truncation: wrap
@@ -70,11 +70,11 @@ def train(agent, env, n_episodes: int, *, seed=None, snapshot_every: int | None 
         seed: seeds the agent's random stream and the environment's first reset; None leaves
             both streams as they are.
         snapshot_every: copy the agent's table every that many episodes (and before the first
-            and after the last) into ``History.snapshots``.
+            and after the last) into ``EpisodeHistory.snapshots``.
         progress: show a tqdm progress bar with the mean return of the last 100 episodes.
 
     Returns:
-        a :class:`History`.
+        an :class:`EpisodeHistory`.
 
     Raises:
         TypeError: for a non-Discrete action space or an unhashable observation.
@@ -119,7 +119,7 @@ def train(agent, env, n_episodes: int, *, seed=None, snapshot_every: int | None 
             if (episode + 1) % report_every == 0:
                 bar.set_postfix(mean_return=f"{returns[max(0, episode - 99):episode + 1].mean():.3g}", refresh=False)
     bar.close()
-    return History(returns, lengths, truncations, snapshots, snapshot_episodes)
+    return EpisodeHistory(returns, lengths, truncations, snapshots, snapshot_episodes)
 
 
 def _check_compatible(agent, env) -> None:
@@ -132,75 +132,3 @@ def _check_compatible(agent, env) -> None:
     if isinstance(mine, spaces.Discrete) and (
             not isinstance(theirs, spaces.Discrete) or (theirs.n, theirs.start) != (mine.n, mine.start)):
         raise ValueError(f"the environment's observation space {theirs} does not match the agent's {mine}")
-
-
-# ---------------------------------------------------------------------- reading a learned Q
-def greedy_path(mdp, Q, start: int | None = None, max_steps: int | None = None) -> list[int]:
-    """The states visited by following argmax_a Q(s, a) from ``start`` on the most likely transitions.
-
-    Ties in Q go to the lowest action index, so the path is reproducible. The walk stops at a
-    terminal state, when a state repeats (the greedy policy loops), or after ``max_steps``
-    (default S) steps.
-
-    Args:
-        mdp: the MDP the table belongs to.
-        Q: action values, shape (S, A).
-        start: first state (default: the most likely start state of ``mdp.initial``).
-        max_steps: bound on the number of steps.
-
-    Returns:
-        the list of states, start first.
-    """
-    Q = np.asarray(Q, dtype=float)
-    if Q.shape != (mdp.n_states, mdp.n_actions):
-        raise ValueError(f"Q must have shape ({mdp.n_states}, {mdp.n_actions}); got {Q.shape}")
-    s = int(np.argmax(mdp.initial)) if start is None else int(start)
-    max_steps = mdp.n_states if max_steps is None else int(max_steps)
-    path, seen = [s], {s}
-    for _ in range(max_steps):
-        if mdp.terminal[s]:
-            break
-        row = mdp.P_flat[s * mdp.n_actions + int(np.argmax(Q[s]))]
-        row = row.toarray().ravel() if hasattr(row, "toarray") else np.asarray(row)
-        s = int(np.argmax(row))
-        path.append(s)
-        if s in seen:
-            break
-        seen.add(s)
-    return path
-
-
-def path_text(mdp, path) -> str:
-    """A grid MDP drawn as text with the path marked: ``S`` start, ``G`` terminal, ``o`` path, ``.`` other."""
-    if mdp.grid_shape is None:
-        return " → ".join(mdp.state_names[s] for s in path)
-    rows, cols = mdp.grid_shape
-    cells = np.full(rows * cols, ".", dtype="<U1")
-    cells[mdp.terminal] = "G"
-    cells[list(path)] = "o"
-    cells[path[0]] = "S"
-    if mdp.terminal[path[-1]]:
-        cells[path[-1]] = "G"
-    return "\n".join(" ".join(cells[r * cols:(r + 1) * cols]) for r in range(rows))
-
-
-def q_error(tables, Q_star, states=None) -> np.ndarray:
-    """max_{s, a} |Q(s, a) − Q*(s, a)| of each table, over the given states.
-
-    Args:
-        tables: one table (S, A) or a stack (..., S, A) — e.g. ``np.stack(history.snapshots)`` or
-            ``lockstep_history.snapshots`` (N, K, S, A). State-value tables (..., S) work too.
-        Q_star: the reference, shape (S, A) (or (S,)).
-        states: boolean mask (S,) or indices of the states to compare; default all. Pass
-            ``~mdp.terminal``: terminal rows are never updated, so they keep their initial value.
-
-    Returns:
-        the errors, shape ``tables.shape[:-2]`` (``[:-1]`` for state values).
-    """
-    tables = np.asarray(tables, dtype=float)
-    Q_star = np.asarray(Q_star, dtype=float)
-    per_state = Q_star.ndim  # 2 for action values, 1 for state values
-    diff = np.abs(tables - Q_star)
-    if states is not None:
-        diff = diff[..., states, :] if per_state == 2 else diff[..., states]
-    return diff.max(axis=tuple(range(-per_state, 0)))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
-from rlcore.policies import greedy_policy
+from rlcore.exact.policies import greedy_policy
 
 
 def confidence_band(values, level: float = 0.95):
@@ -96,7 +96,7 @@ def plot_policy_comparison(mdp, Q, Q_star, axes=None, titles=("learned greedy po
     """
     import matplotlib.pyplot as plt
 
-    from rlcore.plots import plot_values
+    from rlcore.plots.values import plot_values
 
     Q, Q_star = np.asarray(Q, dtype=float), np.asarray(Q_star, dtype=float)
     if axes is None:

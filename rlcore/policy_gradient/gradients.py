@@ -1,6 +1,6 @@
 """The exact policy gradient of a tabular softmax policy (Sutton & Barto, 2nd ed., Sections 13.1–13.3).
 
-The policy has one logit per state and action, θ of shape (S, A):
+Lecture 8. The policy has one logit per state and action, θ of shape (S, A):
 
     π_θ(a|s) = exp(θ[s, a]) / Σ_b exp(θ[s, b])                                 (S&B eq. 13.2)
 
@@ -45,16 +45,15 @@ whose mean is ∇J exactly for ψ_t = G_t − b(S_t) and any b (:func:`reinforce
 
 from __future__ import annotations
 
-from bisect import bisect_right
 from typing import NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.linalg import splu
 
-from rlcore.dp import policy_evaluation, policy_transition, states_that_never_terminate
-from rlcore.exploration import softmax_probs
-from rlcore.policies import check_policy, softmax_policy
+from rlcore.exact.dp import policy_evaluation, policy_transition, states_that_never_terminate
+from rlcore.exact.policies import check_policy, draw, softmax_policy
+from rlcore.exact.sampling import TransitionSampler
 
 
 def policy_from_logits(theta) -> np.ndarray:
@@ -71,21 +70,20 @@ def policy_from_logits(theta) -> np.ndarray:
     return softmax_policy(theta, temperature=1.0)
 
 
-def softmax_score(logits_t, a_t: int) -> np.ndarray:
+def softmax_score(logits_t, a_t) -> np.ndarray:
     """∇_θ log π_θ(a_t|s) in row s of θ: ``one_hot(a_t) − softmax(θ[s])`` (S&B Exercise 13.3).
 
     The other rows of ∇_θ log π(a_t|s) are zero. Its expectation under π(·|s) is 0.
 
     Args:
-        logits_t: θ[S_t, ·], the logits of the state the action was taken in, shape (A,).
-        a_t: the action A_t.
+        logits_t: θ[S_t, ·], the logits of the state the action was taken in, shape (..., A).
+        a_t: the action A_t, shape (...).
 
     Returns:
-        the score, shape (A,).
+        the score, shape (..., A).
     """
-    score = -softmax_probs(logits_t, 1.0)
-    score[a_t] += 1.0
-    return score
+    logits_t = np.asarray(logits_t, dtype=float)
+    return np.eye(logits_t.shape[-1])[a_t] - softmax_policy(logits_t, 1.0)
 
 
 def discounted_occupancy(mdp, policy) -> np.ndarray:
@@ -182,13 +180,25 @@ def reinforce_gradient(theta, s_t, a_t, psi_t, discount_t) -> np.ndarray:
         ĝ, shape (S, A).
     """
     theta = np.asarray(theta, dtype=float)
-    s_t, a_t = np.asarray(s_t, dtype=np.int64), np.asarray(a_t, dtype=np.int64)
+    s_t = np.asarray(s_t, dtype=np.int64)
+    grad = np.zeros_like(theta)
+    np.add.at(grad, s_t, reinforce_terms(theta[s_t], a_t, psi_t, discount_t))  # Σ_t into row S_t
+    return grad
+
+
+def reinforce_terms(logits_t, a_t, psi_t, discount_t) -> np.ndarray:
+    """The terms γ^t ψ_t ∇_{θ[S_t]} log π_θ(A_t|S_t) of :func:`reinforce_gradient`, one per step.
+
+    Args:
+        logits_t: θ[S_t, ·] of each step, shape (T, A).
+        a_t, psi_t, discount_t: as in :func:`reinforce_gradient`, shape (T,).
+
+    Returns:
+        shape (T, A); term t belongs to row S_t of the gradient.
+    """
     discount_t = np.asarray(discount_t, dtype=float)
     gamma_t = np.concatenate(([1.0], np.cumprod(discount_t[:-1])))  # γ^t
-    score_t = np.eye(theta.shape[1])[a_t] - policy_from_logits(theta)[s_t]  # ∇_{θ[S_t]} log π(A_t|S_t), (T, A)
-    grad = np.zeros_like(theta)
-    np.add.at(grad, s_t, (gamma_t * np.asarray(psi_t, dtype=float))[:, None] * score_t)  # Σ_t into row S_t
-    return grad
+    return (gamma_t * np.asarray(psi_t, dtype=float))[:, None] * softmax_score(logits_t, np.asarray(a_t, dtype=np.int64))
 
 
 class Episode(NamedTuple):
@@ -203,8 +213,8 @@ class Episode(NamedTuple):
 def sample_episode(mdp, policy, rng, max_steps: int | None = None) -> Episode:
     """Play one episode of π on the MDP: S_0 ~ μ₀, A_t ~ π(·|S_t), S_{t+1} ~ p(·|S_t, A_t).
 
-    Rewards are r(s, a, s') when the MDP has transition rewards, else r(s, a), as in
-    :class:`rlcore.MDPEnv`. The episode ends when a terminal state is reached, or after
+    Transitions and rewards are drawn by :class:`rlcore.exact.sampling.TransitionSampler`, as in
+    :class:`rlcore.MDPEnv`: r(s, a, s') when the MDP has transition rewards, else r(s, a). The episode ends when a terminal state is reached, or after
     ``max_steps`` steps (a truncation: the last discount is then γ, not 0).
 
     Args:
@@ -219,26 +229,16 @@ def sample_episode(mdp, policy, rng, max_steps: int | None = None) -> Episode:
     policy = check_policy(policy, mdp.n_states, mdp.n_actions)
     if max_steps is None and not mdp.terminal.any():
         raise ValueError("the MDP has no terminal state: give max_steps, or the episode never ends")
-    A = mdp.n_actions
     policy_cdf = np.cumsum(policy, axis=1).tolist()
-    P_cdf = None if mdp.is_sparse else np.cumsum(mdp.P_flat, axis=1).tolist()  # row s·A + a: cumulative p(·|s, a)
-    R, terminal, gamma = mdp.R.tolist(), mdp.terminal.tolist(), mdp.gamma
-    has_transition_rewards = mdp.transition_rewards(0, 0) is not None
-    random = rng.random
-    s = _draw(np.cumsum(mdp.initial).tolist(), random())
+    sampler = TransitionSampler(mdp)
+    terminal, gamma = mdp.terminal.tolist(), mdp.gamma
+    s = sampler.start(rng)
     states, actions, rewards, discounts = [s], [], [], []
     while not terminal[s] and (max_steps is None or len(actions) < max_steps):
-        a = _draw(policy_cdf[s], random())
-        cdf = np.cumsum(mdp.P_flat[s * A + a].toarray()).tolist() if P_cdf is None else P_cdf[s * A + a]
-        s2 = _draw(cdf, random())
-        rewards.append(float(mdp.transition_rewards(s, a)[s2]) if has_transition_rewards else R[s][a])
-        discounts.append(gamma * (1.0 - terminal[s2]))
+        a = draw(policy_cdf[s], rng.random())
+        s, r, _ = sampler.step(s, a, rng)
+        rewards.append(r)
+        discounts.append(gamma * (1.0 - terminal[s]))
         actions.append(a)
-        states.append(s2)
-        s = s2
+        states.append(s)
     return Episode(np.array(states), np.array(actions, dtype=np.int64), np.array(rewards), np.array(discounts))
-
-
-def _draw(cdf: list, u: float) -> int:
-    """The index i with cdf[i−1] ≤ u·cdf[−1] < cdf[i]: a draw by inverting the cumulative sums ``cdf``."""
-    return min(bisect_right(cdf, u * cdf[-1]), len(cdf) - 1)

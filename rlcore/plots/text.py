@@ -37,3 +37,17 @@ def q_table(mdp, Q, decimals: int = 2) -> str:
     body = [f"{name.ljust(name_width)}  " + " ".join(c.rjust(width) for c in row)
             for name, row in zip(mdp.state_names, cells)]
     return "\n".join([header, *body])
+
+
+def path_text(mdp, path) -> str:
+    """A grid MDP drawn as text with the path marked: ``S`` start, ``G`` terminal, ``o`` path, ``.`` other."""
+    if mdp.grid_shape is None:
+        return " → ".join(mdp.state_names[s] for s in path)
+    rows, cols = mdp.grid_shape
+    cells = np.full(rows * cols, ".", dtype="<U1")
+    cells[mdp.terminal] = "G"
+    cells[list(path)] = "o"
+    cells[path[0]] = "S"
+    if mdp.terminal[path[-1]]:
+        cells[path[-1]] = "G"
+    return "\n".join(" ".join(cells[r * cols:(r + 1) * cols]) for r in range(rows))

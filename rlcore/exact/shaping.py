@@ -31,7 +31,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from rlcore.mdp import MDP
+from rlcore.exact.model import MDP
 
 
 def potential_based_shaping(r_t, discount_t, phi_tm1, phi_t):

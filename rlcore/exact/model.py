@@ -225,12 +225,12 @@ class MDP:
         return cls(P, R, gamma, terminal=terminal, initial=initial, grid_shape=grid, **kwargs)
 
     def to_env(self, render_mode: str | None = None, max_episode_steps: int | None = None):
-        """A Gymnasium environment that samples from this MDP (see :class:`rlcore.env.MDPEnv`).
+        """A Gymnasium environment that samples from this MDP (see :class:`rlcore.MDPEnv`).
 
         With ``max_episode_steps`` the environment is wrapped in ``TimeLimit``, which reports
         truncation (not termination) when the limit is reached.
         """
-        from rlcore.env import MDPEnv
+        from rlcore.exact.sampling import MDPEnv
 
         env = MDPEnv(self, render_mode=render_mode)
         if max_episode_steps is not None:

@@ -1,6 +1,6 @@
-"""Intrinsic rewards: a count-based exploration bonus added to the environment's (extrinsic) reward.
+"""Intrinsic rewards (Lecture 7, exploration): a count-based exploration bonus added to the environment's (extrinsic) reward.
 
-    r_t⁺ = r_t + β / √N(s_{t+1})        (or N(s_t, a_t) with ``per="state_action"``)
+    r_t⁺ = r_t + c / √N(s_{t+1})        (or N(s_t, a_t) with ``per="state_action"``)
 
 where N counts visits so far, this one included. The bonus shrinks as a state becomes familiar,
 so it pulls an agent towards states it has seen little (Strehl & Littman 2008, MBIE-EB; Bellemare
@@ -16,29 +16,29 @@ from collections import Counter
 import gymnasium as gym
 import numpy as np
 
-from rlcore.qtable import Table
+from rlcore.learning.table import Table
 
 
 class CountBonus(gym.Wrapper):
-    """Add β/√N to every reward; ``info`` keeps the two parts apart.
+    """Add c/√N to every reward; ``info`` keeps the two parts apart.
 
     Args:
         env: any Gymnasium environment with hashable observations (integer numpy arrays are keyed
             by their entries, as in rlcore's tables).
-        beta: β ≥ 0, the bonus scale.
+        scale: c ≥ 0, the bonus scale (the bonus of a first visit).
         per: ``"state"`` counts N(s_{t+1}); ``"state_action"`` counts N(s_t, a_t).
 
     Info keys added by ``step``: ``"extrinsic_reward"`` (the environment's) and
     ``"intrinsic_reward"`` (the bonus). ``counts`` holds N; it persists across episodes.
     """
 
-    def __init__(self, env, beta: float = 0.1, per: str = "state"):
+    def __init__(self, env, scale: float = 0.1, per: str = "state"):
         super().__init__(env)
-        if not (np.isfinite(beta) and beta >= 0):
-            raise ValueError(f"beta must be ≥ 0; got {beta}")
+        if not (np.isfinite(scale) and scale >= 0):
+            raise ValueError(f"scale must be ≥ 0 (the bonus of a first visit); got {scale}")
         if per not in ("state", "state_action"):
             raise ValueError(f"per must be 'state' or 'state_action'; got {per!r}")
-        self.beta = float(beta)
+        self.scale = float(scale)
         self.per = per
         self.counts: Counter = Counter()
         self._key = Table(None, 1).key  # the observation keys of rlcore's tables
@@ -53,7 +53,7 @@ class CountBonus(gym.Wrapper):
         obs, reward, terminated, truncated, info = self.env.step(action)
         key = self._key(obs) if self.per == "state" else (self._key(self._last_obs), int(action))
         self.counts[key] += 1
-        bonus = self.beta / np.sqrt(self.counts[key])
+        bonus = self.scale / np.sqrt(self.counts[key])
         self._last_obs = obs
         info = dict(info, extrinsic_reward=float(reward), intrinsic_reward=float(bonus))
         return obs, float(reward) + bonus, terminated, truncated, info

@@ -1,33 +1,20 @@
-"""Exploration and step sizes for the learning agents (Sutton & Barto, 2nd ed., Sections 2.2–2.5, 2.7).
+"""Schedules and step sizes of the learning agents (Sutton & Barto, 2nd ed., Sections 2.4–2.7).
 
-Three small pieces, shared by the single-run agents (:mod:`rlcore.agents`) and the vectorised
-runner (:mod:`rlcore.lockstep`):
-
-- **Schedules** map a counter to a number: the episode index k = 0, 1, … to ε_k or τ_k
-  (``LinearDecay``, ``ExponentialDecay``), or the visit count n = N(s, a) = 1, 2, … to a step
-  size α_n (``VisitCountStepSize``: α_n = 1/n^ω, the sample average for ω = 1, S&B eq. 2.3).
-  A schedule is any callable; these ones also accept numpy arrays of counters, which the
-  lockstep runner needs.
-- **Action probabilities** of the ε-greedy and softmax (Boltzmann) policies for action values
-  with the actions on the last axis (one state, shape (A,), or a batch, shape (N, A)).
-- **Greedy choice with random tie-breaking**: among actions whose value is within
-  :data:`rlcore.policies.TIE_ATOL` of the maximum, one is drawn uniformly — never "always the
-  first", which would bias a table that starts with all values equal.
-
-The behaviour policy of an agent is drawn by plain Python on a list of action values (fast for
-one state); the probabilities here are numpy (used by Expected SARSA's target and the lockstep
-runner). Both follow the same definitions and the tests check that they agree.
+Lectures 5–7. A schedule maps a counter to a number: the episode index k = 0, 1, … to ε_k or τ_k
+(:class:`LinearDecay`, :class:`ExponentialDecay`), or the visit count n = N(s, a) = 1, 2, … to a
+step size α_n (:class:`VisitCountStepSize`: α_n = 1/n^ω, the sample average for ω = 1, S&B
+eq. 2.3). A schedule is any callable; these ones also accept numpy arrays of counters (one per
+run of :func:`rlcore.train_lockstep`). lmenv's DQN decays its ε with :class:`LinearDecay` too.
+The behaviour policies themselves (ε-greedy, softmax) are in :mod:`rlcore.exact.policies`.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
-from rlcore.policies import TIE_ATOL
 
 
 # ---------------------------------------------------------------------- schedules
@@ -142,65 +129,3 @@ def as_step_size(alpha) -> tuple[float | None, Callable | None]:
         raise ValueError(f"alpha must be a number in (0, 1], '1/n' or a callable of the visit count; got {alpha!r}") from None
     check_alpha(alpha)
     return alpha, None
-
-
-# ---------------------------------------------------------------------- action probabilities
-def greedy_probs(q) -> np.ndarray:
-    """π(a) = 1/|argmax| on the actions within TIE_ATOL of max_a q, 0 elsewhere; shape of q."""
-    q = np.asarray(q, dtype=float)
-    best = q >= q.max(axis=-1, keepdims=True) - TIE_ATOL
-    return best / best.sum(axis=-1, keepdims=True)
-
-
-def epsilon_greedy_probs(q, epsilon) -> np.ndarray:
-    """π(a) = (1 − ε)·greedy(q)(a) + ε/A (S&B Section 5.4), for q of shape (A,) or (N, A).
-
-    ``epsilon`` is a number or, for a batch, an array of shape (N,).
-    """
-    q = np.asarray(q, dtype=float)
-    epsilon = np.asarray(epsilon, dtype=float)[..., None]
-    return (1.0 - epsilon) * greedy_probs(q) + epsilon / q.shape[-1]
-
-
-def softmax_probs(q, temperature) -> np.ndarray:
-    """π(a) ∝ exp(q(a)/τ) (S&B eq. 2.11 with preferences q/τ), for q of shape (A,) or (N, A)."""
-    q = np.asarray(q, dtype=float)
-    logits = q / np.asarray(temperature, dtype=float)[..., None]
-    weights = np.exp(logits - logits.max(axis=-1, keepdims=True))
-    return weights / weights.sum(axis=-1, keepdims=True)
-
-
-# ---------------------------------------------------------------------- drawing one action
-def greedy_action(q: list, random: Callable[[], float]) -> int:
-    """argmax_a q[a], ties (within TIE_ATOL) broken uniformly at random.
-
-    Args:
-        q: action values of one state, a list of A floats.
-        random: a source of uniform [0, 1) numbers (``numpy.random.Generator.random``); called
-            once when there is a tie, never otherwise.
-    """
-    best = max(q) - TIE_ATOL
-    ties = [a for a, value in enumerate(q) if value >= best]
-    if len(ties) == 1:
-        return ties[0]
-    return ties[int(random() * len(ties))]
-
-
-def epsilon_greedy_action(q: list, epsilon: float, random: Callable[[], float]) -> int:
-    """With probability ε a uniformly random action, else the greedy one (random ties)."""
-    if random() < epsilon:
-        return int(random() * len(q))
-    return greedy_action(q, random)
-
-
-def softmax_action(q: list, temperature: float, random: Callable[[], float]) -> int:
-    """An action drawn from π(a) ∝ exp(q[a]/τ) by inverting the CDF with one uniform number."""
-    top = max(q)
-    weights = [math.exp((value - top) / temperature) for value in q]
-    threshold = random() * sum(weights)
-    cumulative = 0.0
-    for a, weight in enumerate(weights):
-        cumulative += weight
-        if threshold < cumulative:
-            return a
-    return len(q) - 1  # only reached through rounding in the last addition

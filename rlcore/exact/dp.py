@@ -1,5 +1,11 @@
 """Exact dynamic programming (Sutton & Barto, 2nd ed., Chapter 4).
 
+Lectures 3–4. Every solver is the operator it teaches, applied until a stopping bound holds:
+iterative policy evaluation is V ← T^π V (:func:`rlcore.bellman_v`), value iteration V ← T*V
+(:func:`rlcore.bellman_optimality_v`), soft value iteration V ← T_β V (:func:`rlcore.soft_bellman_v`).
+Arguments are validated once, at the entry point; inside the loop the solvers call the operators'
+unchecked twins, which compute the same numbers without re-checking them at every sweep.
+
 Every solver works on dense and sparse MDPs alike (sparse P is never densified) and returns a
 :class:`Solution` with ``V``, ``Q``, ``policy``, ``iterations``, the residual history and a
 *guaranteed* bound on the distance of the returned V from its target.
@@ -27,8 +33,15 @@ from scipy.sparse.csgraph import breadth_first_order
 from scipy.sparse.linalg import splu
 from tqdm.auto import tqdm
 
-from rlcore.bellman import q_from_v, soft_bellman_v, soft_v_from_q
-from rlcore.policies import TIE_ATOL, check_policy, greedy_policy, max_over_actions, softmax_policy, uniform_policy
+from rlcore.exact.bellman import (
+    _bellman_optimality_v,
+    _bellman_v,
+    _q_from_v,
+    _soft_bellman_v,
+    q_from_v,
+    soft_v_from_q,
+)
+from rlcore.exact.policies import TIE_ATOL, check_policy, greedy_policy, max_over_actions, softmax_policy, uniform_policy
 
 
 @dataclass(frozen=True, eq=False)
@@ -158,17 +171,15 @@ def policy_evaluation(mdp, policy, method: str = "exact", tol: float = 1e-10,
     """
     policy = check_policy(policy, mdp.n_states, mdp.n_actions)
     _require_termination(mdp, policy)
-    P_pi, r_pi = policy_transition(mdp, policy)
     if method == "exact":
+        P_pi, r_pi = policy_transition(mdp, policy)
         V = _solve_linear(mdp, P_pi, r_pi)
         residual = np.abs(r_pi + mdp.gamma * (P_pi @ V) - V)[~mdp.terminal]
         residuals = np.array([residual.max(initial=0.0)])
         return Solution(V, q_from_v(mdp, V), policy, 1, residuals, True, 0.0)
     if method == "iterative":
-        live = ~mdp.terminal
-
-        def backup(V):
-            return np.where(live, r_pi + mdp.gamma * (P_pi @ V), 0.0)
+        def backup(V):  # V ← T^π V
+            return _bellman_v(mdp, V, policy)
 
         V, residuals, converged, bound = _iterate(backup, _initial_v(mdp, V0), mdp.gamma, tol, max_iterations, progress, "policy evaluation")
         return Solution(V, q_from_v(mdp, V), policy, len(residuals), residuals, converged, bound)
@@ -211,10 +222,8 @@ def value_iteration(mdp, tol: float = 1e-8, max_iterations: int = 100_000, V0=No
     stopping test) shrinks much faster than ‖Δ‖∞ when the chain mixes: far fewer sweeps for the same tol.
     ``residuals`` then holds the spans.
     """
-    S, A, gamma, P_flat, R = mdp.n_states, mdp.n_actions, mdp.gamma, mdp.P_flat, mdp.R
-
-    def backup(V):  # T*V = max_a q_from_v(V) without its checks: V stays 0 on terminal states
-        return max_over_actions(R + gamma * np.asarray(P_flat @ V).reshape(S, A))
+    def backup(V):  # V ← T*V
+        return _bellman_optimality_v(mdp, V)
 
     if stopping == "span":
         V, residuals, converged, bound = _iterate_span(mdp, backup, _initial_v(mdp, V0), tol, max_iterations, progress)
@@ -226,25 +235,32 @@ def value_iteration(mdp, tol: float = 1e-8, max_iterations: int = 100_000, V0=No
     return Solution(V, Q, greedy_policy(Q, atol=max(TIE_ATOL, 2 * tol)), len(residuals), residuals, converged, bound)
 
 
-def soft_value_iteration(mdp, temperature: float, reference=None, tol: float = 1e-8,
+def soft_value_iteration(mdp, kl_coef: float, reference=None, tol: float = 1e-8,
                          max_iterations: int = 100_000, V0=None, progress: bool = False) -> Solution:
-    """The soft (KL-regularised) optimum: v(s) = τ log Σ_a π_ref(a|s) exp(q(s, a)/τ), q = r + γPv.
+    """The soft (KL-regularised) optimum: v(s) = β log Σ_a π_ref(a|s) exp(q(s, a)/β), q = r + γPv.
 
-    The fixed point is the optimal value of E[Σ_t γ^t (R_{t+1} − τ KL(π(·|S_t) ‖ π_ref(·|S_t)))]
+    V ← T_β V (:func:`rlcore.soft_bellman_v`) until the stopping rule of :func:`value_iteration`
+    holds. The fixed point is the optimal value of E[Σ_t γ^t (R_{t+1} − β KL(π(·|S_t) ‖ π_ref(·|S_t)))]
     (π_ref ≡ 1 without a reference: the entropy-regularised objective). The returned policy is
-    π*(a|s) = π_ref(a|s) exp((Q(s, a) − V(s))/τ). Same stopping rule as :func:`value_iteration`.
-    As τ → 0 it tends to hard value iteration.
+    π*(a|s) = π_ref(a|s) exp((Q(s, a) − V(s))/β). As β → 0 it tends to hard value iteration.
 
     Args:
-        temperature: τ > 0 (the KL coefficient β of the token-level MDPs).
+        kl_coef: β > 0, the weight of the KL (or entropy) term.
         reference: π_ref, shape (S, A), or None.
     """
-    def backup(V):
-        return soft_bellman_v(mdp, V, temperature, reference)
+    if not (np.isfinite(kl_coef) and kl_coef > 0):
+        raise ValueError(f"kl_coef (the KL weight β) must be a positive number; got {kl_coef}")
+    log_reference = None
+    if reference is not None:
+        with np.errstate(divide="ignore"):
+            log_reference = np.log(check_policy(reference, mdp.n_states, mdp.n_actions))
+
+    def backup(V):  # V ← T_β V
+        return _soft_bellman_v(mdp, V, kl_coef, log_reference)
 
     V, residuals, converged, bound = _iterate(backup, _initial_v(mdp, V0), mdp.gamma, tol, max_iterations, progress, "soft value iteration")
     Q = q_from_v(mdp, V)
-    return Solution(V, Q, softmax_policy(Q, temperature, reference), len(residuals), residuals, converged, bound)
+    return Solution(V, Q, softmax_policy(Q, kl_coef, reference), len(residuals), residuals, converged, bound)
 
 
 def policy_iteration(mdp, initial_policy=None, evaluation_sweeps: int | None = None,
@@ -278,7 +294,7 @@ def policy_iteration(mdp, initial_policy=None, evaluation_sweeps: int | None = N
         else:  # exact evaluation, as policy_evaluation(mdp, policy).V without its extra products
             _require_termination(mdp, policy)
             V = _solve_linear(mdp, *policy_transition(mdp, policy))
-        Q = q_from_v(mdp, V)
+        Q = _q_from_v(mdp, V)
         gap = float(np.max(np.abs(max_over_actions(Q) - V), initial=0.0))
         residuals.append(gap)
         if progress:
@@ -298,15 +314,15 @@ def policy_iteration(mdp, initial_policy=None, evaluation_sweeps: int | None = N
     return Solution(V, Q, greedy_policy(Q), len(residuals), np.array(residuals), converged, bound)
 
 
-def finite_horizon(mdp, horizon: int, temperature: float | None = None, reference=None) -> FiniteHorizonSolution:
+def finite_horizon(mdp, horizon: int, kl_coef: float | None = None, reference=None) -> FiniteHorizonSolution:
     """Backward induction for a horizon of H steps (Puterman 1994, Section 4.5).
 
     V_H = 0 and, for t = H−1, …, 0,
 
         Q_t(s, a) = r(s, a) + γ Σ_{s'} p(s'|s, a) V_{t+1}(s'),   V_t(s) = max_a Q_t(s, a)
 
-    or, with a ``temperature`` τ, the soft maximum τ log Σ_a π_ref(a|s) exp(Q_t(s, a)/τ) and the
-    soft-greedy policy π_t ∝ π_ref exp(Q_t/τ).
+    or, with a KL weight β = ``kl_coef``, the soft maximum β log Σ_a π_ref(a|s) exp(Q_t(s, a)/β) and
+    the soft-greedy policy π_t ∝ π_ref exp(Q_t/β).
     """
     if int(horizon) != horizon or horizon < 0:
         raise ValueError(f"horizon must be a non-negative integer; got {horizon}")
@@ -316,12 +332,12 @@ def finite_horizon(mdp, horizon: int, temperature: float | None = None, referenc
     policy = np.zeros((H, S, A))
     for t in reversed(range(H)):
         Q[t] = q_from_v(mdp, V[t + 1])
-        if temperature is None:
+        if kl_coef is None:
             V[t] = max_over_actions(Q[t])
             policy[t] = greedy_policy(Q[t])
         else:
-            V[t] = np.where(mdp.terminal, 0.0, soft_v_from_q(Q[t], temperature, reference))
-            policy[t] = softmax_policy(Q[t], temperature, reference)
+            V[t] = np.where(mdp.terminal, 0.0, soft_v_from_q(Q[t], kl_coef, reference))
+            policy[t] = softmax_policy(Q[t], kl_coef, reference)
     return FiniteHorizonSolution(V, Q, policy, H)
 
 
@@ -389,10 +405,9 @@ def _contraction_bound(gamma: float, residual: float, factor: float | None = Non
 
 
 def _sweeps(mdp, policy, V, k: int) -> np.ndarray:
-    P_pi, r_pi = policy_transition(mdp, policy)
-    live = ~mdp.terminal
+    """k sweeps V ← T^π V (modified policy iteration's partial evaluation)."""
     for _ in range(k):
-        V = np.where(live, r_pi + mdp.gamma * (P_pi @ V), 0.0)
+        V = _bellman_v(mdp, V, policy)
     return V
 
 
