@@ -129,13 +129,17 @@ def _bellman_optimality_v(mdp, V) -> np.ndarray:
 
 
 def _soft_bellman_v(mdp, V, kl_coef: float, log_reference) -> np.ndarray:
-    """:func:`soft_bellman_v` for a valid V and the log of a valid reference (or None)."""
-    logits = _q_from_v(mdp, V) / kl_coef
+    """:func:`soft_bellman_v` for a valid V and the log of a valid reference (or None).
+
+    The log-sum-exp is shifted by the largest q where π_ref > 0, so a tiny β cannot overflow.
+    """
+    q = _q_from_v(mdp, V)
+    top = max_over_actions(q if log_reference is None else q + np.where(np.isneginf(log_reference), -np.inf, 0.0))
+    with np.errstate(over="ignore"):
+        logits = (q - top[:, None]) / kl_coef
     if log_reference is not None:
         logits = logits + log_reference
-    top = max_over_actions(logits)
-    top = np.where(np.isfinite(top), top, 0.0)
-    soft = kl_coef * (top + np.log(np.exp(logits - top[:, None]).sum(axis=1)))
+    soft = top + kl_coef * np.log(np.exp(logits).sum(axis=1))
     return np.where(mdp.terminal, 0.0, soft)
 
 

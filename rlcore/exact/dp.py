@@ -19,6 +19,17 @@ Iterative solvers stop once the right-hand side is ≤ ``tol``, so the returned 
 ``tol`` of the fixed point — not merely "the last sweep changed little". With γ = 1 there is no
 contraction bound: they stop when the sweep changes V by ≤ ``tol`` and report
 ``error_bound = inf``; the exact linear solve is the reliable method there.
+
+**γ = 1 (episodic tasks).** rlcore's optimum at γ = 1 is the optimum over policies that
+terminate from every state (a stochastic shortest path problem, Bertsekas & Tsitsiklis 1991), the
+policies whose return policy evaluation can compute. Every solver refuses an MDP in which no
+policy terminates from some state. Where a loop with zero reward lets a policy that never
+terminates do better than every policy that terminates — staying forever at 0 rather than paying
+−1 to leave — the Bellman optimality equation has many solutions; value iteration may converge to
+the value of staying, so it checks its answer and raises, naming the states, instead of reporting
+a V that policy iteration would contradict. Policy iteration keeps to terminating policies: among
+tied greedy actions it prefers the current one, then one that leads towards termination.
+(``docs/dynamic_programming.md`` shows the two-state example.)
 """
 
 from __future__ import annotations
@@ -29,10 +40,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.sparse.csgraph import breadth_first_order
+from scipy.sparse.csgraph import breadth_first_order, shortest_path
 from scipy.sparse.linalg import splu
 from tqdm.auto import tqdm
 
+from rlcore import _checks
 from rlcore.exact.bellman import (
     _bellman_optimality_v,
     _bellman_v,
@@ -136,17 +148,120 @@ def states_that_never_terminate(mdp, policy) -> np.ndarray:
     return live[~can_terminate[:n]]
 
 
-def _require_termination(mdp, policy) -> None:
+def _require_termination(mdp, policy, what: str = "the policy") -> None:
     if mdp.gamma < 1.0:
         return
     stuck = states_that_never_terminate(mdp, policy)
     if stuck.size:
         names = [mdp.state_names[s] for s in stuck[:10]]
         raise ValueError(
-            f"gamma = 1 and the policy never reaches a terminal state from {stuck.size} state(s) "
+            f"gamma = 1 and {what} never reaches a terminal state from {stuck.size} state(s) "
             f"(e.g. {names}): their return is undefined and I − γP_π is singular. "
             "Use gamma < 1, or a policy that terminates from every state."
         )
+
+
+def _require_some_termination(mdp) -> None:
+    """At γ = 1: ValueError unless some policy terminates from every state (the uniform policy does then)."""
+    stuck = states_that_never_terminate(mdp, uniform_policy(mdp))
+    if stuck.size:
+        names = [mdp.state_names[s] for s in stuck[:10]]
+        raise ValueError(
+            f"gamma = 1 and no policy reaches a terminal state from {stuck.size} state(s) (e.g. {names}): "
+            "their value is undefined (an infinite sum). Use gamma < 1, or add a terminal state they can reach."
+        )
+
+
+def _best_actions_toward_termination(mdp, Q, atol: float):
+    """At each state, the maximising actions of Q (within atol) that lead towards termination.
+
+    d(s) is the number of steps to a terminal state when only maximising actions are used: d = 0
+    on terminal states, and d(s) = k + 1 when some maximising action of s reaches, with positive
+    probability, a state of d ≤ k. Returns (toward, d): ``toward`` (S, A) marks the maximising
+    actions of each state that reach a state of smaller d; d is inf where no maximising action
+    ever terminates.
+    """
+    S, A = Q.shape
+    best = Q >= max_over_actions(Q, keepdims=True) - atol  # (S, A)
+    P = sp.csr_matrix(mdp.P_flat)
+    P.eliminate_zeros()
+    rows = np.repeat(np.arange(S * A), np.diff(P.indptr))  # the (s, a) of each possible transition
+    keep = best.ravel()[rows] & ~mdp.terminal[rows // A]
+    # Reverse edges s' -> s for the maximising actions, plus a virtual source S pointing at every
+    # terminal state: breadth-first distances from S are the d above (plus one).
+    src = np.concatenate([P.indices[keep], np.full(int(mdp.terminal.sum()), S)])
+    dst = np.concatenate([rows[keep] // A, np.flatnonzero(mdp.terminal)])
+    graph = sp.csr_matrix((np.ones(src.size), (src, dst)), shape=(S + 1, S + 1))
+    d = shortest_path(graph, unweighted=True, indices=S)[:S] - 1.0  # inf where unreachable
+    next_best = np.full(S * A, np.inf)
+    np.minimum.at(next_best, rows, d[P.indices])  # the smallest d among each (s, a)'s successors
+    toward = best & (next_best.reshape(S, A) < d[:, None])
+    return toward, d
+
+
+def _states_whose_best_actions_never_terminate(mdp, Q, atol: float) -> np.ndarray:
+    """Non-terminal states from which no sequence of maximising actions of Q reaches a terminal state."""
+    _, d = _best_actions_toward_termination(mdp, Q, atol)
+    return np.flatnonzero(np.isinf(d) & ~mdp.terminal)
+
+
+class _DivergenceMonitor:
+    """Value iteration at γ = 1, every 1000 sweeps: raise as soon as the values of states whose best
+    actions never terminate grow without slowing down (a loop with positive reward), instead of
+    running to max_iterations."""
+
+    every = 1000
+
+    def __init__(self, mdp):
+        self.mdp, self.last, self.growth = mdp, None, None
+
+    def __call__(self, V):
+        stuck = _states_whose_best_actions_never_terminate(self.mdp, _q_from_v(self.mdp, V), TIE_ATOL)
+        growth = None
+        if stuck.size and self.last is not None:
+            growth = float(np.min(V[stuck] - self.last[stuck]))
+            if growth > 0 and self.growth is not None and growth >= 0.99 * self.growth:
+                raise ValueError(_loop_message(self.mdp, stuck, converged=False))
+        self.last, self.growth = V.copy(), growth
+
+
+def _loop_message(mdp, stuck, converged: bool) -> str:
+    names = [mdp.state_names[s] for s in stuck[:10]]
+    found = "converged to" if converged else "ran into"
+    return (
+        f"gamma = 1: value iteration {found} values under which the best actions of {stuck.size} state(s) "
+        f"(e.g. {names}) never reach a terminal state. A loop there is worth at least as much as any way "
+        "out (a loop with zero reward makes the Bellman optimality equation have many solutions; with positive "
+        "reward the values grow without bound). rlcore's optimum at gamma = 1 is over policies that terminate: "
+        "use policy_iteration(mdp), which keeps to them, or gamma < 1."
+    )
+
+
+def _improved_actions(mdp, Q, policy) -> np.ndarray:
+    """Policy improvement: a maximising action of Q in every state (S&B Section 4.3), keeping the
+    current action of a deterministic policy where it is still maximising (so equally good policies
+    do not alternate, S&B Exercise 4.4). At γ = 1 the actions are chosen among those that lead
+    towards termination, so the improved policy terminates too (ValueError if none does)."""
+    S = Q.shape[0]
+    states = np.arange(S)
+    if mdp.gamma == 1.0:
+        candidates, d = _best_actions_toward_termination(mdp, Q, TIE_ATOL)
+        stuck = np.flatnonzero(np.isinf(d) & ~mdp.terminal)
+        if stuck.size:
+            names = [mdp.state_names[s] for s in stuck[:10]]
+            raise ValueError(
+                f"gamma = 1: in {stuck.size} state(s) (e.g. {names}) every action that improves the policy leads into a "
+                "loop that never terminates, worth more than any way out (a loop with positive reward?): the optimum "
+                "over policies that terminate does not exist. Use gamma < 1."
+            )
+        candidates[mdp.terminal] = True
+    else:
+        candidates = Q >= max_over_actions(Q, keepdims=True) - TIE_ATOL
+    actions = candidates.argmax(axis=1)  # the first candidate
+    current = policy.argmax(axis=1)
+    deterministic = policy[states, current] == 1.0
+    keep = deterministic & candidates[states, current]
+    return np.where(keep, current, actions)
 
 
 # ---------------------------------------------------------------------- policy evaluation
@@ -222,17 +337,28 @@ def value_iteration(mdp, tol: float = 1e-8, max_iterations: int = 100_000, V0=No
     stopping test) shrinks much faster than ‖Δ‖∞ when the chain mixes: far fewer sweeps for the same tol.
     ``residuals`` then holds the spans.
     """
+    monitor = None
+    if mdp.gamma == 1.0:
+        _require_some_termination(mdp)
+        monitor = _DivergenceMonitor(mdp)
+
     def backup(V):  # V ← T*V
         return _bellman_optimality_v(mdp, V)
 
     if stopping == "span":
         V, residuals, converged, bound = _iterate_span(mdp, backup, _initial_v(mdp, V0), tol, max_iterations, progress)
     elif stopping == "sup":
-        V, residuals, converged, bound = _iterate(backup, _initial_v(mdp, V0), mdp.gamma, tol, max_iterations, progress, "value iteration")
+        V, residuals, converged, bound = _iterate(backup, _initial_v(mdp, V0), mdp.gamma, tol, max_iterations, progress,
+                                                  "value iteration", monitor)
     else:
         raise ValueError(f"stopping must be 'sup' or 'span'; got {stopping!r}")
     Q = q_from_v(mdp, V)
-    return Solution(V, Q, greedy_policy(Q, atol=max(TIE_ATOL, 2 * tol)), len(residuals), residuals, converged, bound)
+    atol = max(TIE_ATOL, 2 * tol)
+    if mdp.gamma == 1.0:
+        stuck = _states_whose_best_actions_never_terminate(mdp, Q, atol)
+        if stuck.size:
+            raise ValueError(_loop_message(mdp, stuck, converged))
+    return Solution(V, Q, greedy_policy(Q, atol=atol), len(residuals), residuals, converged, bound)
 
 
 def soft_value_iteration(mdp, kl_coef: float, reference=None, tol: float = 1e-8,
@@ -248,12 +374,14 @@ def soft_value_iteration(mdp, kl_coef: float, reference=None, tol: float = 1e-8,
         kl_coef: β > 0, the weight of the KL (or entropy) term.
         reference: π_ref, shape (S, A), or None.
     """
-    if not (np.isfinite(kl_coef) and kl_coef > 0):
-        raise ValueError(f"kl_coef (the KL weight β) must be a positive number; got {kl_coef}")
+    kl_coef = _checks.number(kl_coef, "kl_coef", 0.0, None, low_open=True, meaning="the KL weight β")
     log_reference = None
     if reference is not None:
+        reference = check_policy(reference, mdp.n_states, mdp.n_actions)
         with np.errstate(divide="ignore"):
-            log_reference = np.log(check_policy(reference, mdp.n_states, mdp.n_actions))
+            log_reference = np.log(reference)
+    if mdp.gamma == 1.0:  # π*_β has the support of π_ref: it terminates exactly where π_ref does
+        _require_termination(mdp, uniform_policy(mdp) if reference is None else reference, "the reference policy")
 
     def backup(V):  # V ← T_β V
         return _soft_bellman_v(mdp, V, kl_coef, log_reference)
@@ -279,10 +407,10 @@ def policy_iteration(mdp, initial_policy=None, evaluation_sweeps: int | None = N
     """
     gamma = mdp.gamma
     policy = uniform_policy(mdp) if initial_policy is None else check_policy(initial_policy, mdp.n_states, mdp.n_actions)
-    if max_iterations < 1:
-        raise ValueError(f"max_iterations must be ≥ 1; got {max_iterations}")
-    if evaluation_sweeps is not None and evaluation_sweeps < 1:
-        raise ValueError(f"evaluation_sweeps must be None (exact) or ≥ 1; got {evaluation_sweeps}")
+    max_iterations = _checks.whole(max_iterations, "max_iterations", 1)
+    tol = _checks.number(tol, "tol", 0.0, None, low_open=True, meaning="the accuracy target")
+    if evaluation_sweeps is not None:
+        evaluation_sweeps = _checks.whole(evaluation_sweeps, "evaluation_sweeps", 1, meaning="None for exact evaluation")
     modified = evaluation_sweeps is not None
     V = np.zeros(mdp.n_states)
     residuals = []
@@ -304,7 +432,7 @@ def policy_iteration(mdp, initial_policy=None, evaluation_sweeps: int | None = N
         if (bound if gamma < 1 else gap) <= tol:
             converged = True
             break
-        policy = _one_hot(Q.argmax(axis=1), mdp.n_actions)
+        policy = _one_hot(_improved_actions(mdp, Q, policy), mdp.n_actions)
     bar.close()
     if modified:
         V = max_over_actions(Q)
@@ -324,9 +452,9 @@ def finite_horizon(mdp, horizon: int, kl_coef: float | None = None, reference=No
     or, with a KL weight β = ``kl_coef``, the soft maximum β log Σ_a π_ref(a|s) exp(Q_t(s, a)/β) and
     the soft-greedy policy π_t ∝ π_ref exp(Q_t/β).
     """
-    if int(horizon) != horizon or horizon < 0:
-        raise ValueError(f"horizon must be a non-negative integer; got {horizon}")
-    H, S, A = int(horizon), mdp.n_states, mdp.n_actions
+    H, S, A = _checks.whole(horizon, "horizon", 0), mdp.n_states, mdp.n_actions
+    if kl_coef is not None:
+        kl_coef = _checks.number(kl_coef, "kl_coef", 0.0, None, low_open=True, meaning="the KL weight β")
     V = np.zeros((H + 1, S))
     Q = np.zeros((H, S, A))
     policy = np.zeros((H, S, A))
@@ -343,10 +471,10 @@ def finite_horizon(mdp, horizon: int, kl_coef: float | None = None, reference=No
 
 # ---------------------------------------------------------------------- shared machinery
 def _iterate(backup: Callable[[np.ndarray], np.ndarray], V: np.ndarray, gamma: float, tol: float,
-             max_iterations: int, progress: bool, name: str):
+             max_iterations: int, progress: bool, name: str, monitor=None):
     """Apply V ← backup(V) until the contraction bound γ/(1−γ)‖ΔV‖∞ is ≤ tol (‖ΔV‖∞ ≤ tol if γ = 1)."""
-    if not tol > 0:
-        raise ValueError(f"tol must be positive; got {tol}")
+    tol = _checks.number(tol, "tol", 0.0, None, low_open=True, meaning="the accuracy target")
+    max_iterations = _checks.whole(max_iterations, "max_iterations", 1)
     threshold = tol * (1.0 - gamma) / gamma if 0 < gamma < 1 else (np.inf if gamma == 0 else tol)
     residuals = []
     converged = False
@@ -354,6 +482,9 @@ def _iterate(backup: Callable[[np.ndarray], np.ndarray], V: np.ndarray, gamma: f
     for _ in range(max_iterations):
         V_new = backup(V)
         residual = float(np.max(np.abs(V_new - V), initial=0.0))
+        if not np.isfinite(residual):
+            raise ValueError(f"{name}: the values overflowed (inf or NaN) after {len(residuals) + 1} sweeps; "
+                             "are the rewards or V0 too large?")
         residuals.append(residual)
         V = V_new
         if progress:
@@ -362,6 +493,8 @@ def _iterate(backup: Callable[[np.ndarray], np.ndarray], V: np.ndarray, gamma: f
         if residual <= threshold:
             converged = True
             break
+        if monitor is not None and len(residuals) % monitor.every == 0:
+            monitor(V)
     bar.close()
     if not converged:
         warnings.warn(f"{name} stopped after {max_iterations} sweeps without meeting tol={tol}", RuntimeWarning, stacklevel=3)
@@ -373,8 +506,8 @@ def _iterate_span(mdp, backup, V, tol: float, max_iterations: int, progress: boo
     gamma = mdp.gamma
     if not 0 <= gamma < 1:
         raise ValueError(f"stopping='span' needs gamma < 1; got {gamma}")
-    if not tol > 0:
-        raise ValueError(f"tol must be positive; got {tol}")
+    tol = _checks.number(tol, "tol", 0.0, None, low_open=True, meaning="the accuracy target")
+    max_iterations = _checks.whole(max_iterations, "max_iterations", 1)
     c = gamma / (1.0 - gamma)
     residuals, converged, low, high = [], False, 0.0, np.inf
     bar = tqdm(total=max_iterations, desc="value iteration", disable=not progress)
@@ -382,6 +515,9 @@ def _iterate_span(mdp, backup, V, tol: float, max_iterations: int, progress: boo
         V_new = backup(V)
         delta = V_new - V  # 0 on terminal states, so min Δ ≤ 0 ≤ max Δ there too
         low, high = float(delta.min()), float(delta.max())
+        if not np.isfinite(high - low):
+            raise ValueError(f"value iteration: the values overflowed (inf or NaN) after {len(residuals) + 1} sweeps; "
+                             "are the rewards or V0 too large?")
         residuals.append(high - low)
         V = V_new
         if progress:
@@ -414,7 +550,7 @@ def _sweeps(mdp, policy, V, k: int) -> np.ndarray:
 def _initial_v(mdp, V0) -> np.ndarray:
     if V0 is None:
         return np.zeros(mdp.n_states)
-    V0 = np.asarray(V0, dtype=float)
+    V0 = _checks.real_array(V0, "V0")
     if V0.shape != (mdp.n_states,):
         raise ValueError(f"V0 must have shape ({mdp.n_states},); got {V0.shape}")
     return np.where(mdp.terminal, 0.0, V0)

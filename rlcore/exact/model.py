@@ -8,6 +8,10 @@ rewrites their rows to "stay here, reward 0", so every backup can treat them uni
 P is stored either dense, shape (S, A, S), or sparse, one ``scipy.sparse`` (S, S) matrix per
 action. Both forms expose ``P_flat``, the (S·A, S) matrix whose row ``s·A + a`` is
 p(· | s, a), so that a one-step backup is a single matrix-vector product in either form.
+
+Lectures 1–2. The layout of P is (S, A, S): state, *then* action, then next state.
+pymdptoolbox (and much MATLAB-era code) uses (A, S, S); the two cannot be told apart when
+A == S, so read such arrays with :meth:`MDP.from_mdptoolbox` instead of transposing by hand.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ from collections.abc import Sequence
 
 import numpy as np
 import scipy.sparse as sp
+
+from rlcore import _checks
 
 PROBABILITY_ATOL = 1e-8  # how far a row of P may sum from 1 before it is rejected
 
@@ -37,10 +43,14 @@ class MDP:
         state_names, action_names: labels used in tables, plots and rendering.
         grid_shape: (rows, cols) when states are the cells of a grid, numbered row-major.
 
+    The layout trap: P is (S, A, S) — ``P[s, a, s2]`` — not pymdptoolbox's (A, S, S). With A ≠ S
+    the wrong layout fails the shape check; with A == S it cannot be detected (every row still
+    sums to 1), so convert such arrays with :meth:`from_mdptoolbox`.
+
     Raises:
-        ValueError: naming the problem, for wrong shapes, negative or non-finite
-            probabilities, rows of P that do not sum to 1, non-finite rewards, γ outside [0, 1]
-            and inconsistent masks or names.
+        ValueError: naming the problem, for wrong shapes, ragged or complex arrays, negative or
+            non-finite probabilities, rows of P that do not sum to 1, non-finite rewards, γ
+            outside [0, 1] and inconsistent masks or names.
     """
 
     def __init__(
@@ -75,7 +85,7 @@ class MDP:
             )
         else:
             self._P_flat = P_dense.reshape(n_states * n_actions, n_states)
-            R_arr = np.asarray(R, dtype=float)
+            R_arr = _checks.real_array(R, "R", finite=False)
             if R_arr.shape == (n_states, n_actions, n_states):
                 _check_finite(R_arr, "R")
                 self._transition_R = R_arr.reshape(n_states * n_actions, n_states).copy()
@@ -187,14 +197,19 @@ class MDP:
         already delivered), which no episode ever takes.
 
         Raises:
-            ValueError: if the environment has no transition table, or if a state is reached
-                both with and without ``terminated`` in episodes (termination would then not be
-                a property of the state, so it cannot be an MDP terminal state).
+            ValueError: if the environment has no transition table, if its dynamics are not all in
+                the table (Taxi with ``fickle_passenger=True`` changes the destination outside it),
+                or if a state is reached both with and without ``terminated`` in episodes
+                (termination would then not be a property of the state, so it cannot be an MDP
+                terminal state).
         """
         base = env.unwrapped
         table = getattr(base, "P", None)
         if not isinstance(table, dict):
             raise ValueError(f"{type(base).__name__} has no toy-text transition table env.unwrapped.P")
+        if getattr(base, "fickle_passenger", False):
+            raise ValueError(f"{type(base).__name__} with fickle_passenger=True changes the passenger's destination "
+                             "outside its transition table P: its dynamics are not an MDP on P's states")
         S, A = int(base.observation_space.n), int(base.action_space.n)
         P = np.zeros((S, A, S))
         weighted_reward = np.zeros((S, A, S))
@@ -223,6 +238,41 @@ class MDP:
             candidates = [np.shape(getattr(base, "desc", ())), tuple(getattr(base, "shape", ()))]
             grid = next((c for c in candidates if len(c) == 2 and c[0] * c[1] == S), None)
         return cls(P, R, gamma, terminal=terminal, initial=initial, grid_shape=grid, **kwargs)
+
+    @classmethod
+    def from_mdptoolbox(cls, P, R, gamma: float, **kwargs) -> MDP:
+        """Build an MDP from pymdptoolbox's layout: P of shape (A, S, S) (or a list of A sparse (S, S)
+        matrices), R of shape (S, A), (S,) (a reward per state, the same for every action) or
+        (A, S, S) (transition rewards, dense or a list of A sparse matrices).
+
+        pymdptoolbox's models have no terminal states and start anywhere; ``**kwargs`` (``terminal``,
+        ``initial``, names) are passed on to :class:`MDP`.
+        """
+        if _is_sparse_input(P):
+            P_actions = list(P)  # already one (S, S) matrix per action: rlcore's sparse input
+        else:
+            P_dense = _checks.real_array(P, "P")
+            if P_dense.ndim != 3 or P_dense.shape[1] != P_dense.shape[2]:
+                raise ValueError(f"pymdptoolbox's P must have shape (A, S, S); got shape {P_dense.shape}")
+            P_actions = None
+        if _is_sparse_input(R):
+            R_rlcore = list(R)
+        else:
+            R_arr = _checks.real_array(R, "R")
+            A = len(P_actions) if P_actions is not None else P_dense.shape[0]
+            S = P_actions[0].shape[0] if P_actions is not None else P_dense.shape[1]
+            if R_arr.shape == (S,):
+                R_rlcore = np.repeat(R_arr[:, None], A, axis=1)
+            elif R_arr.shape == (S, A):
+                R_rlcore = R_arr
+            elif R_arr.shape == (A, S, S):
+                R_rlcore = R_arr.transpose(1, 0, 2) if P_actions is None else [sp.csr_matrix(m) for m in R_arr]
+            else:
+                raise ValueError(f"pymdptoolbox's R must have shape (S,), (S, A) or (A, S, S) = ({S},), ({S}, {A}) or "
+                                 f"({A}, {S}, {S}); got shape {R_arr.shape}")
+        if P_actions is None:
+            return cls(P_dense.transpose(1, 0, 2), R_rlcore, gamma, **kwargs)
+        return cls(P_actions, R_rlcore, gamma, **kwargs)
 
     def to_env(self, render_mode: str | None = None, max_episode_steps: int | None = None):
         """A Gymnasium environment that samples from this MDP (see :class:`rlcore.MDPEnv`).
@@ -282,7 +332,10 @@ def _is_sparse_input(P) -> bool:
 def _check_dense_P(P) -> np.ndarray:
     if isinstance(P, (list, tuple)) and any(sp.issparse(m) for m in P):
         raise ValueError("P mixes sparse and dense matrices; give one scipy.sparse (S, S) matrix per action")
-    P = np.asarray(P, dtype=float)
+    if sp.issparse(P):
+        raise ValueError("a sparse P must be a sequence of A sparse (S, S) matrices, one per action; got one "
+                         f"sparse matrix of shape {P.shape}")
+    P = _checks.real_array(P, "P", finite=False)
     if P.ndim != 3 or P.shape[0] != P.shape[2]:
         raise ValueError(f"P must have shape (S, A, S) with P[s, a, s2] = p(s2 | s, a); got shape {P.shape}")
     if P.shape[0] == 0 or P.shape[1] == 0:
@@ -296,8 +349,13 @@ def _check_dense_P(P) -> np.ndarray:
 
 
 def _check_sparse_P(P) -> list:
+    for a, m in enumerate(P):
+        if m.dtype.kind == "c":
+            raise ValueError(f"sparse P[{a}] must hold real numbers; got complex entries (dtype {m.dtype})")
     P = [sp.csr_matrix(m, dtype=float) for m in P]
     S = P[0].shape[0]
+    if S == 0:
+        raise ValueError(f"P must have at least one state and one action; got sparse P[0] of shape {P[0].shape}")
     for a, m in enumerate(P):
         if m.shape != (S, S):
             raise ValueError(f"sparse P[{a}] must have shape (S, S) = ({S}, {S}); got {m.shape}")
@@ -337,7 +395,7 @@ def _check_finite(x: np.ndarray, name: str) -> None:
 def _check_expected_R(R, S: int, A: int) -> np.ndarray:
     if isinstance(R, (list, tuple)) and any(sp.issparse(m) for m in R):
         raise ValueError("R mixes sparse and dense matrices")
-    R = np.asarray(R, dtype=float)
+    R = _checks.real_array(R, "R", finite=False)
     if R.shape != (S, A):
         raise ValueError(
             f"R must have shape (S, A) = ({S}, {A}) (expected reward) or (S, A, S) = ({S}, {A}, {S}) "
@@ -353,6 +411,9 @@ def _sparse_transition_rewards(R, S: int, A: int):
         return None
     if len(R) != A:
         raise ValueError(f"R has {len(R)} sparse matrices; expected one per action ({A})")
+    for a, m in enumerate(R):
+        if m.dtype.kind == "c":
+            raise ValueError(f"sparse R[{a}] must hold real numbers; got complex entries (dtype {m.dtype})")
     R = [sp.csr_matrix(m, dtype=float) for m in R]
     for a, m in enumerate(R):
         if m.shape != (S, S):
@@ -378,13 +439,7 @@ def _interleave_actions(per_action: list):
 
 
 def _check_gamma(gamma) -> float:
-    try:
-        gamma = float(gamma)
-    except (TypeError, ValueError):
-        raise ValueError(f"gamma must be a number in [0, 1]; got {gamma!r}") from None
-    if not (0.0 <= gamma <= 1.0):
-        raise ValueError(f"gamma must lie in [0, 1]; got {gamma}")
-    return gamma
+    return _checks.number(gamma, "gamma", 0.0, 1.0, meaning="the discount γ")
 
 
 def _check_mask(terminal, S: int) -> np.ndarray:
@@ -407,7 +462,7 @@ def _check_initial(initial, terminal: np.ndarray) -> np.ndarray:
             raise ValueError("every state is terminal; there is nowhere to start")
         mu = (~terminal).astype(float)
         return mu / mu.sum()
-    mu = np.asarray(initial, dtype=float)
+    mu = _checks.real_array(initial, "initial", finite=False)
     if mu.shape != (S,):
         raise ValueError(f"initial must have shape ({S},); got {mu.shape}")
     _check_finite(mu, "initial")

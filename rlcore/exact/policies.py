@@ -40,6 +40,7 @@ from collections.abc import Callable
 import numpy as np
 from array_api_compat import array_namespace
 
+from rlcore import _checks
 from rlcore.exact.model import PROBABILITY_ATOL
 
 TIE_ATOL = 1e-9  # action values closer than this to the maximum count as tied
@@ -143,6 +144,10 @@ def soft_maximum(q, temperature, reference=None, *, log_reference=None):
     It is the normaliser of :func:`softmax_policy`: log π(a) = log π_ref(a) + (q(a) − soft_maximum)/τ.
     """
     q, xp = _values(q)
+    if isinstance(q, np.ndarray):  # shifted by the largest supported q, so that q/τ cannot overflow
+        top, logits = _shifted_logits(q, temperature, reference, log_reference)
+        total = _logsumexp(logits, xp)[..., 0]
+        return top + _as_array(temperature, xp, q)[..., 0] * total if np.ndim(temperature) else top + float(temperature) * total
     logits = _soft_logits(q, temperature, reference, log_reference)
     total = logits.logsumexp(dim=-1) if hasattr(logits, "logsumexp") else _logsumexp(logits, xp)[..., 0]  # torch: fused
     temperature = _as_array(temperature, xp, q)
@@ -150,24 +155,49 @@ def soft_maximum(q, temperature, reference=None, *, log_reference=None):
 
 
 def _soft_logits(q, temperature, reference=None, log_reference=None):
-    """q/τ + log π_ref, the shape of q, with −inf where π_ref = 0 (the argument of every softmax here)."""
+    """q/τ + log π_ref, the shape of q, with −inf where π_ref = 0 (the argument of every softmax here).
+
+    For numpy, q is first shifted by its largest value where π_ref > 0 (softmax does not change),
+    so that a tiny τ gives the greedy limit instead of overflowing to inf − inf; a row whose
+    values are all −inf is read as all equal (as :func:`greedy_policy` reads it: every action tied).
+    """
+    if isinstance(q, np.ndarray):
+        return _shifted_logits(q, temperature, reference, log_reference)[1]
     q, xp = _values(q)
     temperature = _check_positive(temperature, xp, q)
     logits = q / temperature
     if reference is not None:
         if log_reference is not None:
             raise ValueError("give reference or log_reference, not both")
-        if isinstance(q, np.ndarray):
-            reference = np.asarray(reference, dtype=float)
-            if reference.shape != q.shape:
-                raise ValueError(f"reference policy must have the shape of q {q.shape}; got {reference.shape}")
-            if q.ndim == 2:
-                check_policy(reference, *q.shape)
-        with np.errstate(divide="ignore"):
-            log_reference = xp.log(reference)
+        log_reference = xp.log(reference)
     if log_reference is not None:
         logits = logits + log_reference
     return logits
+
+
+def _shifted_logits(q, temperature, reference, log_reference):
+    """(top, (q − top)/τ + log π_ref) for numpy q, with top the largest q where π_ref > 0 (0 where none is finite)."""
+    q, xp = _values(q)
+    temperature = _check_positive(temperature, xp, q)
+    if reference is not None:
+        if log_reference is not None:
+            raise ValueError("give reference or log_reference, not both")
+        reference = np.asarray(reference, dtype=float)
+        if reference.shape != q.shape:
+            raise ValueError(f"reference policy must have the shape of q {q.shape}; got {reference.shape}")
+        if q.ndim == 2:
+            check_policy(reference, *q.shape)
+        with np.errstate(divide="ignore"):
+            log_reference = np.log(reference)
+    supported = q if log_reference is None else np.where(np.isneginf(log_reference), -np.inf, q)
+    top = max_over_actions(supported, keepdims=True)
+    top = np.where(np.isfinite(top), top, 0.0)
+    with np.errstate(invalid="ignore", over="ignore"):  # a tiny τ may send (q − top)/τ to −inf: the greedy limit
+        shifted = np.where(np.isneginf(supported).all(axis=-1, keepdims=True) & np.isneginf(q), 0.0, q - top)
+        logits = shifted / temperature
+    if log_reference is not None:
+        logits = logits + log_reference
+    return top[..., 0], logits
 
 
 def max_over_actions(q, keepdims: bool = False):
@@ -240,6 +270,8 @@ def draw_greedy(q: list, random: Callable[[], float]) -> int:
     ties = [a for a, value in enumerate(q) if value >= best]
     if len(ties) == 1:
         return ties[0]
+    if not ties:  # max() met a NaN
+        raise ValueError(f"action values contain NaN: {q}")
     return ties[int(random() * len(ties))]
 
 
@@ -253,6 +285,10 @@ def draw_epsilon_greedy(q: list, epsilon: float, random: Callable[[], float]) ->
 def draw_softmax(q: list, temperature: float, random: Callable[[], float]) -> int:
     """An action drawn from π(a) ∝ exp(q[a]/τ) by inverting the CDF with one uniform number."""
     top = max(q)
+    if top != top or top == math.inf:
+        raise ValueError(f"action values contain NaN or +inf: {q}")
+    if top == -math.inf:  # every value −inf: all tied, as the greedy policy reads them
+        return int(random() * len(q))
     weights = [math.exp((value - top) / temperature) for value in q]
     threshold = random() * sum(weights)
     cumulative = 0.0
@@ -272,10 +308,14 @@ def _values(q):
     if q.ndim < 1:
         raise ValueError(f"action values must have the actions on a last axis; got shape {tuple(q.shape)}")
     if isinstance(q, np.ndarray):
+        if q.dtype.kind == "c":
+            raise ValueError(f"action values must be real numbers; got complex entries (dtype {q.dtype})")
         if q.dtype.kind not in "f":
             q = q.astype(float)
         if np.isnan(q).any():
             raise ValueError("action values contain NaN")
+        if np.isposinf(q).any():
+            raise ValueError("action values contain +inf (did they overflow?)")
     return q, xp
 
 
@@ -289,17 +329,25 @@ def _as_array(x, xp, like):
 
 
 def _check_epsilon(epsilon, xp, like):
-    value = np.asarray(epsilon, dtype=float) if not hasattr(epsilon, "detach") else epsilon.detach().cpu().numpy()
-    if not np.all((value >= 0.0) & (value <= 1.0)):
-        raise ValueError(f"epsilon must lie in [0, 1] (a probability of exploring); got {epsilon}")
+    _check_each(epsilon, "epsilon", 0.0, 1.0, False, "a probability of exploring")
     return _as_array(epsilon, xp, like)
 
 
 def _check_positive(temperature, xp, like):
-    value = np.asarray(temperature, dtype=float) if not hasattr(temperature, "detach") else temperature.detach().cpu().numpy()
-    if not np.all(np.isfinite(value) & (value > 0.0)):
-        raise ValueError(f"temperature must be a positive number; got {temperature}")
+    _check_each(temperature, "temperature", 0.0, None, True, "the softmax temperature τ")
     return _as_array(temperature, xp, like)
+
+
+def _check_each(value, name, low, high, low_open, meaning):
+    """:func:`rlcore._checks.number` for a number, or for each entry of a numpy array or tensor of them."""
+    if hasattr(value, "detach"):
+        value = value.detach().cpu().numpy()
+    if isinstance(value, (list, tuple)) or (isinstance(value, np.ndarray) and value.ndim > 0):
+        array = _checks.real_array(value, name, finite=False).ravel()
+        for x in array[~(np.isfinite(array) & (array > low if low_open else array >= low) & (array <= (np.inf if high is None else high)))][:1]:
+            _checks.number(float(x), name, low, high, low_open=low_open, meaning=meaning)
+        return
+    _checks.number(value, name, low, high, low_open=low_open, meaning=meaning)
 
 
 def _logsumexp(logits, xp):

@@ -123,6 +123,13 @@ class MDPEnv(gym.Env):
     ## Information
     ``info["prob"]``: p(S_{t+1} | S_t, A_t) of the sampled transition (μ₀(S_0) after ``reset``).
 
+    ## The transition table
+    Like Gymnasium's toy-text environments (FrozenLake, CliffWalking, Taxi), the environment exposes
+    its model: ``env.unwrapped.P[s][a]`` is the list of ``(probability, next_state, reward,
+    terminated)`` of (s, a) — r(s, a, s') with transition rewards, r(s, a) otherwise — and
+    ``env.unwrapped.initial_state_distrib`` is μ₀. Code written for FrozenLake's ``P`` runs on any
+    rlcore MDP, and ``MDP.from_gymnasium(mdp.to_env(), gamma=mdp.gamma)`` gives the MDP back.
+
     ## Arguments
     ``mdp``, ``render_mode`` (None or ``"ansi"``).
     """
@@ -137,9 +144,27 @@ class MDPEnv(gym.Env):
         self.observation_space = spaces.Discrete(mdp.n_states)
         self.action_space = spaces.Discrete(mdp.n_actions)
         self.sampler = TransitionSampler(mdp)
+        self.initial_state_distrib = mdp.initial
+        self._P = None
         self._state: int | None = None
         self._last_action: int | None = None
         self._done = True
+
+    @property
+    def P(self) -> dict:
+        """The toy-text transition table ``P[s][a] = [(probability, next_state, reward, terminated), ...]``
+        (built on first use: one entry per possible transition)."""
+        if self._P is None:
+            sampler, terminal, A = self.sampler, self.mdp.terminal, self.mdp.n_actions
+            table = {s: {a: [] for a in range(A)} for s in range(self.mdp.n_states)}
+            for row in range(self.mdp.n_states * A):
+                s, a = divmod(row, A)
+                for entry in range(sampler.indptr[row], sampler.indptr[row + 1]):
+                    s2 = int(sampler.indices[entry])
+                    table[s][a].append((float(sampler.probs[entry] / sampler.totals[row]), s2,
+                                        float(sampler.rewards[entry]), bool(terminal[s2])))
+            self._P = table
+        return self._P
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)

@@ -41,6 +41,7 @@ import copy
 import numpy as np
 from gymnasium import spaces
 
+from rlcore import _checks
 from rlcore.exact.model import MDP
 from rlcore.exact.policies import (
     TIE_ATOL,
@@ -80,7 +81,7 @@ class Agent:
         """The table of values learned with step size α (constant, ``"1/n"`` or by visit count)."""
         self.alpha = alpha
         self._alpha, self._alpha_schedule = schedules.as_step_size(alpha)
-        self.initial_value = float(initial_value)
+        self.initial_value = _checks.number(initial_value, "initial_value", meaning="the value of every entry before its first update")
         self._table = Table(self.observation_space, width, self.initial_value, counts=self._alpha_schedule is not None)
 
     def seed(self, seed=None) -> None:
@@ -417,6 +418,37 @@ class OneStepControl(_Control):
         return a_t + self._action_start if self._action_start else a_t
 
 
+class EpisodeLearner(Agent):
+    """An agent that learns from whole episodes (Monte Carlo methods, n-step windows, REINFORCE).
+
+    It records (S_t, A_t, R_{t+1}, γ_{t+1}) of each run's episode (:class:`Episodes`); after every
+    step it may learn from a window (:meth:`learn_window`, n-step methods), and when an episode
+    ends it learns from all of it (:meth:`learn_episode`) — the same code for one run and N runs.
+    """
+
+    def start(self, obs):
+        """Begin an episode in ``obs`` and return A_0."""
+        self._episodes = Episodes(self.n_runs)
+        return self._start(obs)
+
+    def step(self, r_t, obs, terminated, truncated=False, restart=None):
+        """Record R_t and S_t = obs; at the end of an episode learn from all of it; return A_t (or A_0 of the next)."""
+        s_t = self._row(obs, terminated, truncated)
+        self._episodes.record(self._s_tm1, self._a_tm1, r_t, self.gamma * (1.0 - terminated))
+        self.learn_window(s_t)
+        for run, rows, actions, rewards, discounts in self._episodes.ended(terminated | truncated):
+            self.learn_episode(rows, actions, rewards, discounts, s_t if run is None else s_t[run], run)
+        return self._continue(s_t, None, terminated, truncated, restart, obs)
+
+    def learn_window(self, s_t) -> None:
+        """Learn after each step from the recorded part of the episodes (nothing by default)."""
+
+    def learn_episode(self, rows, actions, rewards, discounts, last_row, run) -> None:
+        """Learn from one ended episode: its rows S_0 … S_{T−1}, actions, rewards R_1 … R_T, discounts,
+        the row of S_T (read only when it was truncated) and its run (None for one run)."""
+        raise NotImplementedError
+
+
 class Episodes:
     """The transitions of each run's current episode, (S_t, A_t, R_{t+1}, γ_{t+1}), kept until it ends.
 
@@ -506,13 +538,7 @@ def check_gamma(gamma, who: str) -> float:
     if gamma is None:
         raise ValueError(f"{who} needs gamma (the discount γ) for a Gymnasium environment; "
                          "only an rlcore.MDP carries its own γ")
-    try:
-        gamma = float(gamma)
-    except (TypeError, ValueError):
-        raise ValueError(f"gamma must be a number in [0, 1]; got {gamma!r}") from None
-    if not 0.0 <= gamma <= 1.0:
-        raise ValueError(f"gamma (the discount γ) must lie in [0, 1]; got {gamma}")
-    return gamma
+    return _checks.number(gamma, "gamma", 0.0, 1.0, meaning="the discount γ")
 
 
 __all__ = ["Agent", "OneStepControl", "Episodes", "TIE_ATOL"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from rlcore.learning import schedules
-from rlcore.learning.agents import Episodes, OneStepControl, _Control
+from rlcore.learning.agents import EpisodeLearner, OneStepControl, _Control
 from rlcore.exact.policies import epsilon_greedy_policy
 from rlcore.learning.td import discounted_returns, expected_sarsa_target, q_learning_target, sarsa_target
 
@@ -112,7 +112,7 @@ class ExpectedSarsa(OneStepControl):
         return super()._settings() + f", target_epsilon={self.target_epsilon!r}"
 
 
-class MonteCarloControl(_Control):
+class MonteCarloControl(EpisodeLearner, _Control):
     """On-policy Monte Carlo control for ε-soft policies (S&B Section 5.4, first-visit; every-visit optional).
 
     ## Update
@@ -134,28 +134,24 @@ class MonteCarloControl(_Control):
                  initial_value=0.0, seed=None):
         super().__init__(env, gamma=gamma, alpha=alpha, epsilon=epsilon, temperature=temperature,
                          initial_value=initial_value, seed=seed)
-        self.first_visit = bool(first_visit)
+        self.first_visit = _check_flag(first_visit, "first_visit")
 
-    def start(self, obs):
-        """Begin an episode in ``obs`` and return A_0."""
-        self._episodes = Episodes(self.n_runs)
-        return self._start(obs)
-
-    def step(self, r_t, obs, terminated, truncated=False, restart=None):
-        """Record R_t and S_t = obs; at the end of an episode learn from all its returns."""
-        s_t = self._row(obs, terminated, truncated)
-        self._episodes.record(self._s_tm1, self._a_tm1, r_t, self.gamma * (1.0 - terminated))
-        for run, rows, actions, rewards, discounts in self._episodes.ended(terminated | truncated):
-            last = s_t if run is None else s_t[run]
-            q_T = self._table.read(last)
-            v_T = float(np.dot(self._probs(q_T, run), q_T))  # read only when γ_T ≠ 0, i.e. truncation
-            returns = discounted_returns(rewards, discounts, v_T)
-            for t in first_visits(rows, actions) if self.first_visit else range(len(rows)):
-                self._update(rows[t], actions[t], returns[t])
-        return self._continue(s_t, None, terminated, truncated, restart)
+    def learn_episode(self, rows, actions, rewards, discounts, last_row, run) -> None:
+        """Q(S_t, A_t) ← Q(S_t, A_t) + α [G_t − Q(S_t, A_t)] at first (or every) visits, in time order."""
+        q_T = self._table.read(last_row)
+        v_T = float(np.dot(self._probs(q_T, run), q_T))  # read only when γ_T ≠ 0, i.e. truncation
+        returns = discounted_returns(rewards, discounts, v_T)
+        for t in first_visits(rows, actions) if self.first_visit else range(len(rows)):
+            self._update(rows[t], actions[t], returns[t])
 
     def _settings(self) -> str:
         return super()._settings() + f", first_visit={self.first_visit}"
+
+
+def _check_flag(value, name: str) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be True or False; got {value!r}")
+    return bool(value)
 
 
 def first_visits(states, actions=None) -> list[int]:

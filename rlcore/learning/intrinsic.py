@@ -16,6 +16,7 @@ from collections import Counter
 import gymnasium as gym
 import numpy as np
 
+from rlcore import _checks
 from rlcore.learning.table import Table
 
 
@@ -34,8 +35,7 @@ class CountBonus(gym.Wrapper):
 
     def __init__(self, env, scale: float = 0.1, per: str = "state"):
         super().__init__(env)
-        if not (np.isfinite(scale) and scale >= 0):
-            raise ValueError(f"scale must be ≥ 0 (the bonus of a first visit); got {scale}")
+        scale = _checks.number(scale, "scale", 0.0, None, meaning="the bonus of a first visit")
         if per not in ("state", "state_action"):
             raise ValueError(f"per must be 'state' or 'state_action'; got {per!r}")
         self.scale = float(scale)

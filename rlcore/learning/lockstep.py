@@ -26,8 +26,12 @@ import numpy as np
 from gymnasium import spaces
 from tqdm.auto import tqdm
 
+from rlcore import _checks
+from rlcore.exact.dp import states_that_never_terminate
+from rlcore.exact.policies import uniform_policy
 from rlcore.exact.sampling import TransitionSampler
-from rlcore.learning.training import snapshot_schedule
+from rlcore.learning.training import (DEFAULT_MAX_EPISODE_STEPS, _Default, check_max_episode_steps, snapshot_schedule,
+                                      warn_step_cap)
 
 
 @dataclass(frozen=True, eq=False)
@@ -57,8 +61,9 @@ class MultiRunHistory:
         return self.returns.shape[0]
 
 
-def train_lockstep(agent, mdp, n_runs: int, n_episodes: int, *, seed=None, max_episode_steps: int | None = None,
-                   snapshot_every: int | None = None, progress: bool = False) -> MultiRunHistory:
+def train_lockstep(agent, mdp, n_runs: int, n_episodes: int, *, seed=None,
+                   max_episode_steps: int | None = DEFAULT_MAX_EPISODE_STEPS, snapshot_every: int | None = None,
+                   progress: bool = False) -> MultiRunHistory:
     """Run ``n_runs`` independent copies of ``agent`` on ``mdp`` for ``n_episodes`` episodes each.
 
     Args:
@@ -70,6 +75,8 @@ def train_lockstep(agent, mdp, n_runs: int, n_episodes: int, *, seed=None, max_e
         n_episodes: E, episodes per run.
         seed: seed of the one ``numpy.random.Generator`` that drives all runs.
         max_episode_steps: truncate episodes after this many steps (as ``mdp.to_env(max_episode_steps=...)``).
+            Default 10,000, warning the first time it truncates (as :func:`rlcore.train`); None: no
+            cap, refused when some start state cannot reach a terminal state.
         snapshot_every: copy every run's table every that many episodes (and before the first and
             after the last).
         progress: show a tqdm bar over the N·E episodes.
@@ -89,17 +96,20 @@ def train_lockstep(agent, mdp, n_runs: int, n_episodes: int, *, seed=None, max_e
     if space.n != mdp.n_states or agent.n_actions != mdp.n_actions:
         raise ValueError(f"the agent's spaces ({agent.observation_space}, {agent.action_space}) do not match the MDP "
                          f"(Discrete({mdp.n_states}), Discrete({mdp.n_actions}))")
-    for name, value in (("n_runs", n_runs), ("n_episodes", n_episodes)):
-        if int(value) != value or value < 1:
-            raise ValueError(f"{name} must be a positive integer; got {value}")
-    if max_episode_steps is not None and (int(max_episode_steps) != max_episode_steps or max_episode_steps < 1):
-        raise ValueError(f"max_episode_steps must be a positive integer or None; got {max_episode_steps}")
+    n_runs = _checks.whole(n_runs, "n_runs", 1)
+    n_episodes = _checks.whole(n_episodes, "n_episodes", 1)
+    cap = check_max_episode_steps(max_episode_steps)
+    if cap is None:
+        stuck = np.intersect1d(states_that_never_terminate(mdp, uniform_policy(mdp)), np.flatnonzero(mdp.initial))
+        if stuck.size:
+            raise ValueError(f"max_episode_steps=None, but no terminal state can be reached from the start states "
+                             f"{[mdp.state_names[s] for s in stuck[:10]]}: the episodes would never end")
     if np.any(mdp.initial[mdp.terminal] > 0):
         raise ValueError("the MDP can start in a terminal state; an episode there has no steps to learn from")
     rng = np.random.default_rng(seed)
-    runs = agent.copies(int(n_runs), rng)
-    return _run(runs, mdp, int(n_episodes), rng, max_episode_steps, snapshot_schedule(int(n_episodes), snapshot_every),
-                progress, f"{type(agent).__name__} × {int(n_runs)}")
+    runs = agent.copies(n_runs, rng)
+    return _run(runs, mdp, n_episodes, rng, cap, snapshot_schedule(n_episodes, snapshot_every),
+                progress, f"{type(agent).__name__} × {n_runs}")
 
 
 def _run(runs, mdp, E, rng, max_steps, snapshot_episodes, progress, name) -> MultiRunHistory:
@@ -125,7 +135,9 @@ def _run(runs, mdp, E, rng, max_steps, snapshot_episodes, progress, name) -> Mul
     base = np.arange(N) * E - 1  # the record slot of run i's episode k (1, 2, …) is base[i] + k
     complete = np.zeros(N, dtype=bool)
     n_complete = 0
-    t = np.zeros(N, dtype=np.int64) if max_steps is not None else None  # steps into the episode
+    started = np.zeros(N, dtype=np.int64)  # the step after which each run's episode began
+    next_cap = np.inf if max_steps is None else max_steps  # no episode reaches the cap before this step
+    warned = False
     returns, lengths = np.zeros(N * E + 1), np.zeros(N * E + 1, dtype=np.int64)  # the last slot is scratch
     truncations = np.zeros(N * E + 1, dtype=bool)
     chunk = 1024
@@ -135,13 +147,20 @@ def _run(runs, mdp, E, rng, max_steps, snapshot_episodes, progress, name) -> Mul
 
     s = sampler.starts(N, rng)
     a = runs.start(s)
+    step, next_check = 0, E  # a run plays at most one episode a step: none completes before step next_check
     while n_complete < N:
+        step += 1
         s_t, r_t = sampler.steps(s, a, rng)
         terminated = terminal.take(s_t)
         truncated = False
-        if t is not None:
-            t += 1
-            truncated = ~terminated & (t >= max_steps)
+        checked = step >= next_cap  # some episode may have reached max_steps steps
+        if checked:
+            truncated = ~terminated & (step - started >= max_steps)
+            if not truncated.any():
+                truncated = False
+            elif isinstance(max_steps, _Default) and not warned:
+                warn_step_cap(max_steps, "train_lockstep")
+                warned = True
         done = terminated if truncated is False else terminated | truncated
         log_r[k], log_episode[k] = r_t, runs.episode
         k += 1
@@ -151,11 +170,16 @@ def _run(runs, mdp, E, rng, max_steps, snapshot_episodes, progress, name) -> Mul
         if not done.any():
             a = runs.step(r_t, s_t, terminated, truncated)
             s = s_t
+            if checked:
+                next_cap = started.min() + max_steps
             continue
-        if t is not None:
+        if truncated is not False:
             cut = np.flatnonzero(truncated & ~complete)
             truncations[base[cut] + runs.episode[cut]] = True
-            t[done] = 0
+        if max_steps is not None:
+            started[done] = step
+            if checked:
+                next_cap = started.min() + max_steps
         s = np.where(done, start, s_t) if start is not None else _restart(s_t, done, sampler, rng)
         a = runs.step(r_t, s_t, terminated, truncated, restart=s)  # runs whose episode is over begin the next
         if snapshots is not None or progress:
@@ -165,11 +189,12 @@ def _run(runs, mdp, E, rng, max_steps, snapshot_episodes, progress, name) -> Mul
                 keep = slot[played] >= 0
                 snapshots[ended[keep], slot[played[keep]]] = tables[ended[keep]]
             bar.update(ended.size)
-        if np.count_nonzero(runs.episode > E) > n_complete:  # runs that have just played their last episode
-            newly = np.flatnonzero((runs.episode > E) & ~complete)
+        if step >= next_check:
+            newly = np.flatnonzero((runs.episode > E) & ~complete)  # runs that have just played their last episode
             finals[newly] = tables[newly]
             complete[newly] = True
             n_complete += newly.size
+            next_check = step + max(1, E + 1 - int(runs.episode[~complete].max(initial=0)))
     _flush(log_r, log_episode, k, base, E, returns, lengths)
     bar.close()
     shape = (N, E)

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from rlcore.exact.policies import check_policy, draw, sample
-from rlcore.learning.agents import Agent, Episodes
-from rlcore.learning.control import first_visits
+from rlcore import _checks
+from rlcore.exact.policies import check_policy, draw
+from rlcore.learning.agents import Agent, EpisodeLearner
+from rlcore.learning.control import _check_flag, first_visits
 from rlcore.learning.td import discounted_returns, n_step_return, td_target
 
 
@@ -110,7 +111,7 @@ class TDZero(_Evaluation):
         return self._continue(s_t, None, terminated, truncated, restart, obs)
 
 
-class NStepTD(_Evaluation):
+class NStepTD(EpisodeLearner, _Evaluation):
     """n-step TD evaluation of a fixed policy π (S&B Section 7.1, eqs. 7.1–7.2).
 
     ## Update
@@ -127,36 +128,28 @@ class NStepTD(_Evaluation):
     """
 
     def __init__(self, env, *, n: int, alpha=0.1, gamma=None, policy=None, initial_value=0.0, seed=None):
-        if int(n) != n or n < 1:
-            raise ValueError(f"n (the number of steps) must be an integer ≥ 1; got {n}")
-        self.n = int(n)
+        self.n = _checks.whole(n, "n", 1, meaning="the number of steps")
         super().__init__(env, gamma=gamma, alpha=alpha, policy=policy, initial_value=initial_value, seed=seed)
 
-    def start(self, obs):
-        """Begin an episode in ``obs``; return A_0 ~ π(·|obs)."""
-        self._episodes = Episodes(self.n_runs)
-        return self._start(obs)
-
-    def step(self, r_t, obs, terminated, truncated=False, restart=None):
-        """Record R_t, S_t = obs; update V(S_{t−n}); at the end of the episode update the rest."""
-        s_t = self._row(obs, terminated, truncated)
-        self._episodes.record(self._s_tm1, 0, r_t, self.gamma * (1.0 - terminated))
-        v_t = self._table.read(s_t)[..., 0]
+    def learn_window(self, s_t) -> None:
+        """V(S_τ) ← V(S_τ) + α [G_{τ:τ+n} − V(S_τ)] with τ = t − n, in every run that has come that far."""
         window = self._episodes.window(self.n)
-        if window is not None:  # S_τ with τ = t − n, in every run that has come that far
+        if window is not None:
             runs, rows, rewards, discounts = window
+            v_t = self._table.read(s_t)[..., 0]
             self._update(rows, 0, n_step_return(rewards, discounts, v_t if runs is None else v_t[runs]))
-        for run, rows, _, rewards, discounts in self._episodes.ended(terminated | truncated):
-            v_T = v_t if run is None else v_t[run]
-            for tau in range(max(0, len(rows) - self.n + 1), len(rows)):  # the windows cut by the end
-                self._update(rows[tau], 0, n_step_return(rewards[tau:], discounts[tau:], v_T))
-        return self._continue(s_t, None, terminated, truncated, restart, obs)
+
+    def learn_episode(self, rows, actions, rewards, discounts, last_row, run) -> None:
+        """The windows cut by the end of the episode: τ = T − n + 1, …, T − 1, bootstrapped from V(S_T)."""
+        v_T = self._table.read(last_row)[0]
+        for tau in range(max(0, len(rows) - self.n + 1), len(rows)):
+            self._update(rows[tau], 0, n_step_return(rewards[tau:], discounts[tau:], v_T))
 
     def __repr__(self) -> str:
         return super().__repr__()[:-1] + f", n={self.n})"
 
 
-class MonteCarloPrediction(_Evaluation):
+class MonteCarloPrediction(EpisodeLearner, _Evaluation):
     """Monte Carlo evaluation of a fixed policy π (S&B Section 5.1; constant-α MC, eq. 6.1).
 
     ## Update
@@ -175,23 +168,14 @@ class MonteCarloPrediction(_Evaluation):
 
     def __init__(self, env, *, alpha=0.1, gamma=None, policy=None, first_visit=False, initial_value=0.0, seed=None):
         super().__init__(env, gamma=gamma, alpha=alpha, policy=policy, initial_value=initial_value, seed=seed)
-        self.first_visit = bool(first_visit)
+        self.first_visit = _check_flag(first_visit, "first_visit")
 
-    def start(self, obs):
-        """Begin an episode in ``obs``; return A_0 ~ π(·|obs)."""
-        self._episodes = Episodes(self.n_runs)
-        return self._start(obs)
-
-    def step(self, r_t, obs, terminated, truncated=False, restart=None):
-        """Record R_t and S_t = obs; at the end of the episode learn from all its returns."""
-        s_t = self._row(obs, terminated, truncated)
-        self._episodes.record(self._s_tm1, 0, r_t, self.gamma * (1.0 - terminated))
-        for run, rows, _, rewards, discounts in self._episodes.ended(terminated | truncated):
-            v_T = float(self._table.read(s_t if run is None else s_t[run])[0])  # read only when truncated
-            returns = discounted_returns(rewards, discounts, v_T)
-            for t in first_visits(rows) if self.first_visit else range(len(rows)):
-                self._update(rows[t], 0, returns[t])
-        return self._continue(s_t, None, terminated, truncated, restart, obs)
+    def learn_episode(self, rows, actions, rewards, discounts, last_row, run) -> None:
+        """V(S_t) ← V(S_t) + α [G_t − V(S_t)] at every (or the first) visit, in time order."""
+        v_T = float(self._table.read(last_row)[0])  # read only when truncated
+        returns = discounted_returns(rewards, discounts, v_T)
+        for t in first_visits(rows) if self.first_visit else range(len(rows)):
+            self._update(rows[t], 0, returns[t])
 
     def __repr__(self) -> str:
         return super().__repr__()[:-1] + f", first_visit={self.first_visit})"

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rlcore import _checks
+
 
 
 # ---------------------------------------------------------------------- schedules
@@ -31,8 +33,9 @@ class LinearDecay:
     duration: int  # number of counts (episodes) over which the value moves
 
     def __post_init__(self):
-        if not self.duration > 0:
-            raise ValueError(f"LinearDecay duration must be positive; got {self.duration}")
+        _checks.number(self.start, "LinearDecay start")
+        _checks.number(self.end, "LinearDecay end")
+        _checks.number(self.duration, "LinearDecay duration", 0.0, None, low_open=True, meaning="counts to go from start to end")
 
     def __call__(self, k):
         return self.start + (self.end - self.start) * np.minimum(np.asarray(k) / self.duration, 1.0)
@@ -47,8 +50,9 @@ class ExponentialDecay:
     rate: float  # per-count factor in (0, 1]; the gap to ``end`` halves every log(2)/(−log rate) counts
 
     def __post_init__(self):
-        if not 0.0 < self.rate <= 1.0:
-            raise ValueError(f"ExponentialDecay rate must lie in (0, 1]; got {self.rate}")
+        _checks.number(self.start, "ExponentialDecay start")
+        _checks.number(self.end, "ExponentialDecay end")
+        _checks.number(self.rate, "ExponentialDecay rate", 0.0, 1.0, low_open=True, meaning="the factor per count")
 
     def __call__(self, k):
         return self.end + (self.start - self.end) * np.power(self.rate, np.asarray(k, dtype=float))
@@ -68,34 +72,40 @@ class VisitCountStepSize:
     scale: float = 1.0  # α_1 (the first update of an entry)
 
     def __post_init__(self):
-        if not 0.0 < self.power:
-            raise ValueError(f"VisitCountStepSize power must be positive; got {self.power}")
-        if not 0.0 < self.scale <= 1.0:
-            raise ValueError(f"VisitCountStepSize scale (the first step size α_1) must lie in (0, 1]; got {self.scale}")
+        _checks.number(self.power, "VisitCountStepSize power", 0.0, None, low_open=True, meaning="ω in α_n = scale / n^ω")
+        _checks.number(self.scale, "VisitCountStepSize scale", 0.0, 1.0, low_open=True, meaning="the first step size α_1")
 
     def __call__(self, n):
         return self.scale / n**self.power  # n: a count ≥ 1, or an array of counts
 
 
 def check_epsilon(epsilon, where: str = "epsilon") -> None:
-    """Raise ValueError unless ε (a number, or a schedule's value) lies in [0, 1]."""
-    value = np.asarray(epsilon, dtype=float)
-    if not np.all((value >= 0.0) & (value <= 1.0)):
-        raise ValueError(f"{where} must lie in [0, 1] (a probability of exploring); got {epsilon}")
+    """Raise ValueError unless ε (a number, or a schedule's value; an array of them for N runs) lies in [0, 1]."""
+    _check_values(epsilon, where, 0.0, 1.0, False, "a probability of exploring")
 
 
 def check_temperature(temperature, where: str = "temperature") -> None:
     """Raise ValueError unless τ (a number, or a schedule's value) is positive and finite."""
-    value = np.asarray(temperature, dtype=float)
-    if not np.all(np.isfinite(value) & (value > 0.0)):
-        raise ValueError(f"{where} must be a positive number (softmax temperature τ); got {temperature}")
+    _check_values(temperature, where, 0.0, None, True, "the softmax temperature τ")
 
 
 def check_alpha(alpha, where: str = "alpha") -> None:
     """Raise ValueError unless the step size α lies in (0, 1]."""
-    value = np.asarray(alpha, dtype=float)
-    if not np.all(np.isfinite(value) & (value > 0.0) & (value <= 1.0)):
-        raise ValueError(f"{where} (the step size α) must lie in (0, 1]; got {alpha}")
+    _check_values(alpha, where, 0.0, 1.0, True, "the step size α")
+
+
+def _check_values(value, name, low, high, low_open, meaning):
+    """:func:`rlcore._checks.number` for a number, or for every entry of an array of them."""
+    if isinstance(value, np.ndarray) and value.ndim > 0:
+        array = _checks.real_array(value, name, finite=False)
+        inside = np.isfinite(array) & (array > low if low_open else array >= low)
+        if high is not None:
+            inside &= array <= high
+        if not inside.all():
+            bad = array[~inside].ravel()[0]
+            _checks.number(float(bad), name, low, high, low_open=low_open, meaning=meaning)  # raises, worded as for one
+        return
+    _checks.number(value, name, low, high, low_open=low_open, meaning=meaning)
 
 
 def as_schedule(value, name: str, check: Callable) -> tuple[float | None, Callable | None]:
@@ -106,26 +116,19 @@ def as_schedule(value, name: str, check: Callable) -> tuple[float | None, Callab
     if callable(value):
         check(value(0), f"{name} schedule at k = 0")
         return None, value
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number or a schedule (a callable of the episode index); got {value!r}") from None
     check(value, name)
-    return value, None
+    return float(value), None
 
 
 def as_step_size(alpha) -> tuple[float | None, Callable | None]:
     """α as (constant, None) or (None, visit-count schedule); ``"1/n"`` means the sample average."""
     if isinstance(alpha, str):
         if alpha.replace(" ", "") != "1/n":
-            raise ValueError(f"alpha must be a number in (0, 1], '1/n' or a callable of the visit count; got {alpha!r}")
+            raise ValueError(f"alpha must be a number in (0, 1] (the step size α), '1/n' or a callable of the visit "
+                             f"count; got {alpha!r}")
         return None, VisitCountStepSize(1.0)
     if callable(alpha):
         check_alpha(alpha(1), "alpha schedule at n = 1")
         return None, alpha
-    try:
-        alpha = float(alpha)
-    except (TypeError, ValueError):
-        raise ValueError(f"alpha must be a number in (0, 1], '1/n' or a callable of the visit count; got {alpha!r}") from None
     check_alpha(alpha)
-    return alpha, None
+    return float(alpha), None

@@ -21,13 +21,14 @@ Randomness comes from ``agent.rng`` only, seeded by ``seed=`` or ``rlcore.train(
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
+
+from rlcore import _checks
 
 from rlcore.exact.policies import draw_softmax, sample_softmax
 from rlcore.learning import schedules
-from rlcore.learning.agents import Agent, Episodes
+from rlcore.learning.agents import Agent, EpisodeLearner
+from rlcore.learning.control import _check_flag
 from rlcore.learning.table import Table
 from rlcore.learning.td import discounted_returns, td_target
 from rlcore.policy_gradient.advantages import monte_carlo_advantages
@@ -101,7 +102,7 @@ class _PolicyAgent(Agent):
         return f"{type(self).__name__}(alpha={self.alpha}{critic}, gamma={self.gamma}, table={table})"
 
 
-class Reinforce(_PolicyAgent):
+class Reinforce(EpisodeLearner, _PolicyAgent):
     """Monte Carlo policy gradient, with an optional learned state-value baseline (S&B Sections 13.3–13.4; Williams 1992).
 
     ## Update
@@ -128,23 +129,11 @@ class Reinforce(_PolicyAgent):
     """
 
     def __init__(self, env, *, alpha=0.1, baseline=False, alpha_value=0.1, gamma=None, seed=None):
-        super().__init__(env, alpha=alpha, alpha_value=alpha_value, gamma=gamma, critic=bool(baseline), seed=seed)
-        self.baseline = bool(baseline)
+        super().__init__(env, alpha=alpha, alpha_value=alpha_value, gamma=gamma, critic=_check_flag(baseline, "baseline"), seed=seed)
+        self.baseline = _check_flag(baseline, "baseline")
 
-    def start(self, obs):
-        """Begin an episode in ``obs`` and return A_0 ~ π_θ(·|obs)."""
-        self._episodes = Episodes(self.n_runs)
-        return self._start(obs)
-
-    def step(self, r_t, obs, terminated, truncated=False, restart=None):
-        """Record R_t and S_t = obs; at the end of an episode take one gradient step."""
-        s_t = self._row(obs, terminated, truncated)
-        self._episodes.record(self._s_tm1, self._a_tm1, r_t, self.gamma * (1.0 - terminated))
-        for run, rows, actions, rewards, discounts in self._episodes.ended(terminated | truncated):
-            self._learn_episode(rows, actions, rewards, discounts, s_t if run is None else s_t[run])
-        return self._continue(s_t, None, terminated, truncated, restart)
-
-    def _learn_episode(self, rows, actions, rewards, discounts, last_row) -> None:
+    def learn_episode(self, rows, actions, rewards, discounts, last_row, run) -> None:
+        """One step along the REINFORCE estimate of the episode, all terms at the θ that played it."""
         values = np.append(self._values_of(rows), self._values_of(last_row))  # V(S_0), …, V(S_T) before this episode
         G = discounted_returns(rewards, discounts, values[-1])
         psi = monte_carlo_advantages(rewards, discounts, values) if self.baseline else G
@@ -210,10 +199,4 @@ class ActorCritic(_PolicyAgent):
 
 def _check_step_size(alpha) -> float:
     """The policy step size α as a float; ValueError unless it is a positive finite number."""
-    try:
-        value = float(alpha)
-    except (TypeError, ValueError):
-        value = math.nan
-    if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"alpha (the policy step size) must be a positive number; got {alpha!r}")
-    return value
+    return _checks.number(alpha, "alpha", 0.0, None, low_open=True, meaning="the policy step size")

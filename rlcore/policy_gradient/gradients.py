@@ -51,6 +51,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.linalg import splu
 
+from rlcore import _checks
 from rlcore.exact.dp import policy_evaluation, policy_transition, states_that_never_terminate
 from rlcore.exact.policies import check_policy, draw, softmax_policy
 from rlcore.exact.sampling import TransitionSampler
@@ -227,8 +228,13 @@ def sample_episode(mdp, policy, rng, max_steps: int | None = None) -> Episode:
         an :class:`Episode`.
     """
     policy = check_policy(policy, mdp.n_states, mdp.n_actions)
-    if max_steps is None and not mdp.terminal.any():
-        raise ValueError("the MDP has no terminal state: give max_steps, or the episode never ends")
+    if max_steps is None:
+        stuck = np.intersect1d(states_that_never_terminate(mdp, policy), np.flatnonzero(mdp.initial))
+        if stuck.size:
+            raise ValueError(f"the policy never reaches a terminal state from the start states "
+                             f"{[mdp.state_names[s] for s in stuck[:10]]}: give max_steps, or the episode never ends")
+    else:
+        max_steps = _checks.whole(max_steps, "max_steps", 1)
     policy_cdf = np.cumsum(policy, axis=1).tolist()
     sampler = TransitionSampler(mdp)
     terminal, gamma = mdp.terminal.tolist(), mdp.gamma

@@ -114,7 +114,7 @@ def test_bad_values_and_parameters():
         rl.q_from_v(mdp, np.array([np.nan, 0.0]))
     with pytest.raises(ValueError, match=r"Q must have shape \(S, A\) = \(2, 2\)"):
         rl.bellman_optimality_q(mdp, np.zeros((2, 3)))
-    with pytest.raises(ValueError, match="epsilon must lie in"):
+    with pytest.raises(ValueError, match=r"epsilon must be a number in \[0, 1\]"):
         rl.epsilon_greedy_policy(np.zeros((2, 2)), 1.5)
     with pytest.raises(ValueError, match="temperature must be a positive"):
         rl.softmax_policy(np.zeros((2, 2)), 0.0)
