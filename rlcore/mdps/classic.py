@@ -1,4 +1,4 @@
-"""Textbook and standard MDPs (Sutton & Barto, 2nd ed.). Grid states are numbered row-major.
+"""The examples of Sutton & Barto (2nd ed.), chapters 3–6, and standard test MDPs. Grid states are numbered row-major.
 
 Grid actions are ``("up", "right", "down", "left")`` (Gymnasium's CliffWalking order); FrozenLake
 keeps Gymnasium's own ``("left", "down", "right", "up")``.
