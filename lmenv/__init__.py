@@ -28,7 +28,10 @@ from lmenv.token_env import TokenEnv, bundled_model
 from lmenv.token_mdp import TokenMDP, to_mdp
 from lmenv.vector_env import TokenVectorEnv
 
-gymnasium.register(id="lmenv/TokenGeneration-v0", entry_point="lmenv.token_env:TokenEnv")
+# gymnasium.make gives a TokenEnv; gymnasium.make_vec a TokenVectorEnv (one batched forward pass per
+# step) unless vectorization_mode="sync" or "async" asks for Gymnasium's wrappers of TokenEnv.
+gymnasium.register(id="lmenv/TokenGeneration-v0", entry_point="lmenv.token_env:TokenEnv",
+                   vector_entry_point="lmenv.vector_env:TokenVectorEnv")
 
 __all__ = [
     "GPT",

@@ -5,20 +5,31 @@
 
     {
       "format": "lmenv-gpt",            # what this file is
-      "format_version": 1,              # bumped on incompatible changes
+      "format_version": 2,              # bumped on incompatible changes
       "config": {...},                  # every GPTConfig field
       "vocab": "\\n !...",              # CharTokenizer.vocab: the characters in id order
+      "tensors_sha256": "9f2c...",      # tensors_digest of the weights (64 hex digits)
       "metadata": {...}                 # free-form, e.g. training preset, seed, val_loss
     }
 
 ``load_checkpoint`` checks both files against each other and raises ``CheckpointError`` (a
-ValueError) naming the file, key or tensor at fault; it never runs code from the files.
+ValueError) naming the file, key or tensor at fault; it never runs code from the files. It
+recomputes the digest of the tensors it read, so weights altered after saving (a flipped bit, a
+partial copy, an edit of the wrong file) are refused rather than loaded. The digest guards against
+accidents, not an adversary, who could rewrite the JSON as well.
+
+Format version 1 (before digests) still loads, with a warning: those checkpoints were written by
+earlier versions of ``save_checkpoint`` (e.g. a user's own ``lmenv.pretrain`` runs), and loading
+then saving one again adds the digest.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import re
+import warnings
 from dataclasses import asdict, fields
 from pathlib import Path
 
@@ -30,7 +41,8 @@ from lmenv.model import GPT, GPTConfig
 from lmenv.tokenizer import CharTokenizer
 
 FORMAT = "lmenv-gpt"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the JSON carries tensors_sha256; 1 (no digest) still loads, with a warning
+_DIGEST = re.compile(r"[0-9a-f]{64}")
 # The JSON types of the GPTConfig fields (bool is not accepted where an int is expected).
 _CONFIG_TYPES = {
     "vocab_size": int,
@@ -46,6 +58,19 @@ assert set(_CONFIG_TYPES) == {f.name for f in fields(GPTConfig)}
 
 class CheckpointError(ValueError):
     """A checkpoint is missing, unreadable, or inconsistent."""
+
+
+def tensors_digest(tensors: dict[str, torch.Tensor]) -> str:
+    """SHA-256 of a state dict's tensors, 64 hex digits: each name, dtype, shape and raw bytes, in name order.
+
+    It depends on the tensors only, not on how the safetensors file lays them out.
+    """
+    h = hashlib.sha256()
+    for name in sorted(tensors):
+        t = tensors[name].detach().to("cpu").contiguous()
+        h.update(json.dumps([name, str(t.dtype), list(t.shape)]).encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy())  # the raw bytes, any dtype
+    return h.hexdigest()
 
 
 def _paths(path: str | os.PathLike) -> tuple[Path, Path]:
@@ -76,6 +101,7 @@ def save_checkpoint(
         "format_version": FORMAT_VERSION,
         "config": asdict(model.config),
         "vocab": tokenizer.vocab,
+        "tensors_sha256": tensors_digest(tensors),
         "metadata": metadata or {},
     }
     # write to temporary names, then rename, so a crash never leaves half a checkpoint behind
@@ -97,7 +123,8 @@ def _has_type(value, typ: type) -> bool:
     return isinstance(value, typ)
 
 
-def _read_json(json_path: Path) -> tuple[GPTConfig, str, dict]:
+def _read_json(json_path: Path) -> tuple[GPTConfig, str, dict, str | None]:
+    """(config, vocab, metadata, tensors_sha256 or None for format version 1), checked."""
     try:
         doc = json.loads(json_path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
@@ -114,11 +141,20 @@ def _read_json(json_path: Path) -> tuple[GPTConfig, str, dict]:
             )
     if doc["format"] != FORMAT:
         raise CheckpointError(f"{json_path}: format is {doc['format']!r}, expected {FORMAT!r}")
-    if doc["format_version"] != FORMAT_VERSION:
+    if doc["format_version"] not in (1, FORMAT_VERSION):
         raise CheckpointError(
             f"{json_path}: format_version {doc['format_version']} is not supported "
-            f"(expected {FORMAT_VERSION})"
+            f"(expected 1 or {FORMAT_VERSION})"
         )
+    digest = None
+    if doc["format_version"] >= 2:
+        if "tensors_sha256" not in doc:
+            raise CheckpointError(f"{json_path}: missing key 'tensors_sha256'")
+        digest = doc["tensors_sha256"]
+        if not isinstance(digest, str):
+            raise CheckpointError(f"{json_path}: key 'tensors_sha256' should be str, got {type(digest).__name__}")
+        if not _DIGEST.fullmatch(digest):
+            raise CheckpointError(f"{json_path}: key 'tensors_sha256' should be 64 hexadecimal digits, got {digest!r}")
 
     cfg = doc["config"]
     for key, typ in _CONFIG_TYPES.items():
@@ -144,7 +180,7 @@ def _read_json(json_path: Path) -> tuple[GPTConfig, str, dict]:
         raise CheckpointError(
             f"{json_path}: vocab has {len(vocab)} characters but config.vocab_size is {config.vocab_size}"
         )
-    return config, vocab, doc["metadata"]
+    return config, vocab, doc["metadata"], digest
 
 
 def load_checkpoint(
@@ -158,13 +194,16 @@ def load_checkpoint(
     Returns:
         (model in eval mode, tokenizer, metadata dict).
     Raises:
-        CheckpointError: a file is missing, corrupt, or the two files disagree.
+        CheckpointError: a file is missing, corrupt, or the two files disagree (including tensors
+            whose SHA-256 digest is not the one in the JSON).
+    Warns:
+        UserWarning: for a checkpoint of format version 1, which has no digest to check.
     """
     st_path, json_path = _paths(path)
     for p in (json_path, st_path):
         if not p.is_file():
             raise CheckpointError(f"checkpoint file not found: {p}")
-    config, vocab, metadata = _read_json(json_path)
+    config, vocab, metadata, digest = _read_json(json_path)
 
     try:
         tensors = load_file(str(st_path))
@@ -200,6 +239,14 @@ def load_checkpoint(
             raise CheckpointError(f"{st_path}: tensor {name!r} has dtype {got.dtype}, expected a float dtype")
         if not torch.isfinite(got).all():
             raise CheckpointError(f"{st_path}: tensor {name!r} has non-finite values")
+    if digest is None:
+        warnings.warn(f"{json_path} has no digest of its tensors (format_version 1): they cannot be checked "
+                      f"for corruption; load and save it again with save_checkpoint to add one", stacklevel=2)
+    elif (found := tensors_digest(tensors)) != digest:
+        raise CheckpointError(
+            f"{st_path}: the tensors' SHA-256 digest {found} does not match the one in {json_path.name} "
+            f"({digest}): the weights were altered or corrupted after saving"
+        )
     model.load_state_dict(tensors, strict=True)
     model.to(device if device is not None else "cpu")
     model.eval()

@@ -12,10 +12,16 @@ edge of the prefix tree. Rewards add (``r1 + r2``) and scale (``0.5 * r``).
 
 Immediate rewards are paid on every step (e.g. :class:`AvoidCharacters`, a dense lipogram
 penalty); terminal rewards only when ``terminal`` is true (e.g. :class:`ContainsWord`).
+
+The environments, ``lmenv.to_mdp`` and the rollouts call a reward only through
+:func:`call_reward`, which checks what it returns: one finite number per transition. Anything
+else (a non-number, the wrong shape, NaN, ±inf, an exception) raises :class:`RewardError`
+naming the reward and what it returned.
 """
 
 from __future__ import annotations
 
+import reprlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -58,6 +64,50 @@ class Transitions:
     def texts_after(self) -> list[str]:
         """Generated text after each step (without the prompt)."""
         return [b + t for b, t in zip(self.texts_before, self.token_texts)]
+
+
+class RewardError(ValueError):
+    """A reward raised, or returned something other than one finite number per transition."""
+
+
+def call_reward(reward: Callable[[Transitions], np.ndarray], batch: Transitions) -> np.ndarray:
+    """r_{t+1} of every transition of ``batch``, checked: ``reward(batch)`` as floats, shape (B,).
+
+    Every caller of a reward goes through here (``TokenEnv.step``, ``TokenVectorEnv.step``,
+    ``lmenv.to_mdp``, ``lmenv.rollout.rollout``); a valid batch costs one ``np.isfinite``.
+
+    Raises:
+        RewardError: naming the reward (its repr) and what it returned, if it returned anything
+            but a real number per transition (an array of shape (B,)), or NaN or ±inf; or that it
+            raised, chained to the reward's own exception.
+    """
+    try:
+        returned = reward(batch)
+    except Exception as e:
+        raise RewardError(f"reward {reward!r} raised {type(e).__name__}: {e}") from e
+    try:
+        r = np.asarray(returned)
+    except Exception as e:  # e.g. ragged lists, a tensor on the GPU
+        raise RewardError(f"reward {reward!r} returned {_describe(returned)}, not an array of numbers ({e})") from e
+    if r.shape != (len(batch),) or r.dtype.kind not in "biuf":  # bool, int, unsigned, float
+        raise RewardError(f"reward {reward!r} must return one real number per transition, an array of shape "
+                          f"({len(batch)},); it returned {_describe(returned)}")
+    r = r.astype(np.float64, copy=False)
+    finite = np.isfinite(r)
+    if not finite.all():
+        i = int(np.flatnonzero(~finite)[0])
+        raise RewardError(f"reward {reward!r} returned {r[i]} for transition {i} (text before "
+                          f"{batch.texts_before[i]!r}, token {batch.token_texts[i]!r}, terminal "
+                          f"{bool(batch.terminal[i])}); rewards must be finite")
+    return r
+
+
+def _describe(value) -> str:
+    """A short, one-line repr of what a reward returned, with its type (and shape)."""
+    if isinstance(value, np.ndarray):
+        text = np.array2string(value, threshold=8, edgeitems=2, separator=", ")
+        return f"{' '.join(text.split())} ({value.dtype} array of shape {value.shape})"
+    return f"{reprlib.repr(value)} ({type(value).__name__})"
 
 
 class Reward:
@@ -191,10 +241,17 @@ class JudgeLogLikelihood(Reward):
 
 @dataclass(frozen=True, eq=False)
 class FunctionReward(Reward):
-    """Any user function ``fn(text_before: str, token: str, terminal: bool) -> float``, per transition."""
+    """Any user function ``fn(text_before: str, token: str, terminal: bool) -> float``, per transition.
+
+    Returns the values as ``fn`` returned them, in an array of shape (B,); :func:`call_reward`
+    checks that they are finite numbers (a string such as ``"1.5"`` is not converted).
+    """
 
     fn: Callable[[str, str, bool], float]
 
     def __call__(self, batch):
-        return np.array([float(self.fn(b, t, bool(d))) for b, t, d in
-                         zip(batch.texts_before, batch.token_texts, batch.terminal)], dtype=float)
+        return np.array([self.fn(b, t, bool(d)) for b, t, d in
+                         zip(batch.texts_before, batch.token_texts, batch.terminal)])
+
+    def __repr__(self):
+        return f"FunctionReward({getattr(self.fn, '__qualname__', None) or repr(self.fn)})"

@@ -10,7 +10,8 @@ forward pass of the trained network for all B episodes — the cost of plain KV-
 (``GPT.generate``), plus the heads. Nothing is recomputed: a state's heads come from the pass that
 appended its last token. After the last step:
 
-- rewards: one call of the environment's reward (``env.reward_fn``) on all B·H transitions —
+- rewards: one call of the environment's reward (``env.reward_fn``, checked by
+  ``lmenv.rewards.call_reward``) on all B·H transitions —
   the same object, so the same numbers, as ``TokenEnv.step`` and ``TokenVectorEnv.step``;
 - log π_ref: from the environment's prefix cache (``reference_source="cache"``: a dictionary
   lookup once ``lmenv.to_mdp`` has enumerated the tree; missing prefixes are computed and
@@ -30,10 +31,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 
-from lmenv.rewards import Transitions
+from lmenv.rewards import Transitions, call_reward
 
 
 @dataclass
@@ -222,7 +222,7 @@ def _task_rewards(env, steps, tokens, terminated) -> torch.Tensor:
     batch = Transitions(env.prompt, prefixes, tokens[b, t].cpu().numpy(), terminated[b, t].cpu().numpy(),
                         env.tokenizer)
     rewards = torch.zeros(tokens.shape, device=tokens.device)
-    rewards[b, t] = torch.as_tensor(np.asarray(env.reward_fn(batch), dtype=np.float64), dtype=torch.float32,
+    rewards[b, t] = torch.as_tensor(call_reward(env.reward_fn, batch), dtype=torch.float32,
                                     device=tokens.device)
     return rewards
 

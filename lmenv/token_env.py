@@ -2,16 +2,66 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 
 import gymnasium as gym
 import numpy as np
+import torch
 from gymnasium import spaces
 
 from lmenv.reference import ReferencePolicy
-from lmenv.rewards import FunctionReward, Reward, Transitions, ZeroReward
+from lmenv.rewards import FunctionReward, Reward, Transitions, ZeroReward, call_reward
 
 _PRETRAINED: dict[str, tuple] = {}
+
+
+def _one_torch_thread() -> None:
+    """Run torch on one thread in a forked child process (e.g. a worker of ``AsyncVectorEnv``).
+
+    torch's CPU thread pool (OpenMP) does not survive ``fork``: once the parent has used it, the
+    child's first parallel operation (a layer norm of the model) waits forever for threads that
+    were not copied. With one thread the child never enters the pool. One thread per worker is
+    also what N worker processes on N cores want.
+    """
+    torch.set_num_threads(1)
+
+
+os.register_at_fork(after_in_child=_one_torch_thread)
+
+
+class UnsupportedRenderMode(ValueError, TypeError):
+    """A ``render_mode`` the environment cannot render.
+
+    Also a TypeError: Stable-Baselines3's ``make_vec_env`` passes ``render_mode="rgb_array"`` and,
+    on a TypeError, makes the environment again without it.
+    """
+
+
+def _token_id(tokenizer, char: str, what: str) -> int:
+    """The id of the one token that is exactly the character ``char``.
+
+    Args:
+        tokenizer: a :class:`lmenv.CharTokenizer` or :class:`lmenv.HFTokenizer`.
+        char: one character.
+        what: how errors name ``char`` (e.g. ``"stop_token"``, ``"action"``).
+
+    Raises:
+        ValueError: if ``char`` is not one character, is not in the vocabulary, or is not a
+            single token by itself (a subword tokenizer may split it into bytes).
+    """
+    if not isinstance(char, str) or len(char) != 1:
+        raise ValueError(f"{what} must be one character; got {char!r}")
+    try:
+        ids = tokenizer.encode(char)
+    except ValueError:  # CharTokenizer: an unknown character
+        ids = []
+    if not ids:
+        raise ValueError(f"{what} {char!r} is not in the vocabulary of the tokenizer")
+    if len(ids) != 1 or tokenizer.decode(ids) != char:
+        raise ValueError(f"{what} {char!r} is not a single token: it encodes to {len(ids)} tokens {list(ids)} "
+                         f"that decode to {tokenizer.decode(ids)!r}")
+    return int(ids[0])
 
 
 def bundled_model(device=None):
@@ -38,8 +88,15 @@ class TokenEnv(gym.Env):
     - ``actions="etaoins "`` (a string or list of characters): ``Discrete(len(actions))``, action
       i appends ``actions[i]``; π_ref is renormalised over the set.
     - ``actions="vocab", top_k=k``: ``Discrete(vocab_size)`` with ``info["action_mask"]``
-      (int8, 1 = allowed) holding the reference model's k most likely tokens; a masked action
-      raises ``ValueError``.
+      (int8, 1 = allowed) and :meth:`action_masks` (bool) holding the reference model's k most
+      likely tokens. As every action of the action space, a masked action is valid (Gymnasium's
+      convention, which ``check_env`` tests with random actions): the token is appended, and
+      π_ref(a|s) = 0, so ``info["ref_log_prob"]`` is −inf and, with ``kl_coef`` > 0, so is the
+      reward. Mask-aware agents (sb3-contrib's ``MaskablePPO``, ``action_space.sample(mask=...)``)
+      never take one; ``lmenv.to_mdp`` enumerates the allowed tokens only.
+
+    Each character of a fixed action set must be one token by itself (checked one by one: with a
+    subword tokenizer, ``"in"`` may be one token but ``"i"`` and ``"n"`` must be too).
 
     ## Observation Space
     ``MultiDiscrete([vocab_size + 1] * max_new_tokens)``: the generated token ids, padded with
@@ -50,7 +107,9 @@ class TokenEnv(gym.Env):
     The prompt, nothing generated (observation all ``pad``).
 
     ## Rewards
-    ``reward(Transitions) + kl_coef · log π_ref(a_t|s_t)``. With β = ``kl_coef`` > 0 the
+    ``reward(Transitions) + kl_coef · log π_ref(a_t|s_t)`` (the second term only when β > 0). The
+    reward must return one finite number per transition; otherwise ``step`` raises
+    :class:`lmenv.rewards.RewardError` naming it. With β = ``kl_coef`` > 0 the
     environment adds β log π_ref(a_t|s_t); the agent supplies −β log π(a_t|s_t) (its own
     entropy term). Together, E_π[Σ_t r_t + β log π_ref − β log π] = E_π[Σ_t r_t] − β Σ_t
     KL(π(·|s_t) ‖ π_ref(·|s_t)), the KL-regularised objective; so soft value iteration with
@@ -66,18 +125,34 @@ class TokenEnv(gym.Env):
     - ``"ref_log_probs"``: log π_ref(·|s) over the action space at the new state, shape (A,)
       (−inf for masked tokens); absent at terminal states, where no action follows.
     - ``"action_mask"``: with ``top_k``, int8 (A,) of the allowed tokens; absent at terminal states.
-    - ``"ref_log_prob"``: after a step, log π_ref(a_t|s_t) of the action taken.
+    - ``"ref_log_prob"``: after a step, log π_ref(a_t|s_t) of the action taken (−inf for a masked one).
+
+    :meth:`action_masks` gives the allowed actions at the current state as bool (A,), with or
+    without ``top_k`` (all true without).
 
     ## Arguments
     ``model``/``tokenizer`` (default: the bundled Shakespeare model), ``prompt``,
     ``max_new_tokens`` (H), ``actions``, ``top_k``, ``temperature``, ``reward`` (a
     :class:`lmenv.rewards.Reward`, or a function ``(text_before, token, terminal) -> float``),
-    ``kl_coef`` (β ≥ 0), ``stop_token`` (a character, or None), ``render_mode`` (None or
-    ``"ansi"``), ``device``, ``reference`` (share another environment's ``ReferencePolicy`` and
-    its prefix cache; it must have the same model, prompt, actions and temperature).
+    ``kl_coef`` (β ≥ 0), ``stop_token`` (one character that is one token of the vocabulary, or
+    None), ``render_mode`` (None or ``"ansi"``; another mode raises :class:`UnsupportedRenderMode`,
+    a ValueError and a TypeError), ``device``, ``reference`` (share another environment's
+    ``ReferencePolicy`` and its prefix cache; it must have the same model, prompt, actions and
+    temperature).
+
+    ## Vectorised
+    :class:`lmenv.TokenVectorEnv` (``gymnasium.make_vec(..., vectorization_mode="vector_entry_point")``)
+    steps many copies with one batched forward pass. ``gymnasium.vector.AsyncVectorEnv`` works with
+    every start method for a model on the CPU: in a forked worker lmenv runs torch on one thread
+    (torch's thread pool does not survive ``fork``). A model on CUDA cannot be used after ``fork``
+    (torch raises): pass ``context="spawn"`` or ``"forkserver"``, which need the script's code under
+    ``if __name__ == "__main__":``.
 
     ## Version History
-    v0: first version.
+    v0: first version. Later, without a new version (no valid call changes its result): masked
+    actions are valid (they raised ValueError); each action character is encoded by itself (with a
+    subword tokenizer the joined string could merge two into one action); ``stop_token`` must be one
+    character that is one token; rewards that are not finite numbers raise ``RewardError``.
     """
 
     metadata = {"render_modes": ["ansi"], "render_fps": 4}
@@ -90,8 +165,9 @@ class TokenEnv(gym.Env):
             raise ValueError("give both model and tokenizer, or neither (the bundled model)")
         if model is None:
             model, tokenizer = bundled_model(device)
-        if render_mode not in (None, "ansi"):
-            raise ValueError(f"render_mode must be None or 'ansi'; got {render_mode!r}")
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise UnsupportedRenderMode(f"render_mode {render_mode!r} is not supported: TokenEnv renders "
+                                        f"None or one of {self.metadata['render_modes']}")
         if int(max_new_tokens) != max_new_tokens or max_new_tokens < 1:
             raise ValueError(f"max_new_tokens must be a positive integer; got {max_new_tokens}")
         if not (np.isfinite(kl_coef) and kl_coef >= 0):
@@ -108,11 +184,11 @@ class TokenEnv(gym.Env):
             self.action_tokens = None
         else:
             chars = list(actions)
-            if any(len(c) != 1 for c in chars):
+            if any(not isinstance(c, str) or len(c) != 1 for c in chars):
                 raise ValueError(f"actions must be 'vocab' or single characters; got {actions!r}")
-            self.action_tokens = np.array(tokenizer.encode("".join(chars)), dtype=np.int64)
+            self.action_tokens = np.array([_token_id(tokenizer, c, "action") for c in chars], dtype=np.int64)
         self.top_k = top_k
-        self.stop_id = None if stop_token is None else tokenizer.encode(stop_token)[0]
+        self.stop_id = None if stop_token is None else _token_id(tokenizer, stop_token, "stop_token")
         if self.stop_id is not None and self.action_tokens is not None and self.stop_id not in self.action_tokens:
             raise ValueError(f"stop_token {stop_token!r} is not among the actions {actions!r}")
         if reward is None:
@@ -158,19 +234,18 @@ class TokenEnv(gym.Env):
         if not self.action_space.contains(action):
             raise ValueError(f"invalid action {action!r}: must be an integer in [0, {self.action_space.n})")
         action = int(action)
-        log_probs = self.reference.log_probs(self._prefix)
-        if not np.isfinite(log_probs[action]):
-            raise ValueError(f"action {action} ({self.tokenizer.decode([action])!r}) is masked: it is not among "
-                             f"the reference model's top-{self.top_k} tokens here")
+        ref_log_prob = float(self.reference.log_probs(self._prefix)[action])  # −inf for a masked action
         token = action if self.action_tokens is None else int(self.action_tokens[action])
         before = self._prefix
         self._prefix = before + (token,)
         terminal = len(self._prefix) == self.max_new_tokens or token == self.stop_id
         self._done = terminal
         batch = Transitions(self.prompt, [before], np.array([token]), np.array([terminal]), self.tokenizer)
-        reward = float(self.reward_fn(batch)[0]) + self.kl_coef * float(log_probs[action])
+        reward = float(call_reward(self.reward_fn, batch)[0])
+        if self.kl_coef > 0:  # (0 · log π_ref would be NaN for a masked action)
+            reward += self.kl_coef * ref_log_prob
         info = self._info(terminal)
-        info["ref_log_prob"] = float(log_probs[action])
+        info["ref_log_prob"] = ref_log_prob
         return self._observation(), reward, terminal, False, info
 
     def render(self):
@@ -194,6 +269,21 @@ class TokenEnv(gym.Env):
         obs = np.full(self.max_new_tokens, self.pad, dtype=np.int64)
         obs[:len(prefix)] = prefix
         return obs
+
+    def action_masks(self) -> np.ndarray:
+        """The actions allowed at the current state, bool (A,): π_ref(a|s) > 0.
+
+        All true unless ``top_k`` is set; the same as ``info["action_mask"]``. sb3-contrib's
+        ``MaskablePPO`` calls this method.
+
+        Raises:
+            RuntimeError: before ``reset()`` or after termination (no action follows).
+        """
+        if not self._started:
+            raise RuntimeError("call reset() before action_masks()")
+        if self._done:
+            raise RuntimeError("the episode has terminated: no action follows; call reset()")
+        return np.isfinite(self.reference.log_probs(self._prefix))
 
     def sample_reference_action(self) -> int:
         """An action drawn from π_ref(·|s) with the environment's random generator."""

@@ -13,7 +13,7 @@ import numpy as np
 import scipy.sparse as sp
 
 import rlcore
-from lmenv.rewards import Transitions
+from lmenv.rewards import Transitions, call_reward
 
 
 @dataclass(frozen=True, eq=False)
@@ -53,8 +53,16 @@ class TokenMDP:
         return self.mdp.n_states
 
     def state_of(self, obs) -> int:
-        """The state index of an environment observation (token ids padded with ``pad``)."""
-        return self.index[tuple(int(t) for t in np.asarray(obs) if t != self.pad)]
+        """The state index of an environment observation (token ids padded with ``pad``).
+
+        Raises:
+            KeyError: if the prefix is not in the tree (with top_k, a masked action leaves it).
+        """
+        prefix = tuple(int(t) for t in np.asarray(obs) if t != self.pad)
+        if prefix not in self.index:
+            raise KeyError(f"prefix {prefix} is not a state of the tree: it holds the prefixes that π_ref can "
+                           f"generate (with top_k, a masked action, π_ref(a|s) = 0, leaves it)")
+        return self.index[prefix]
 
     def policy_from_values(self, values_of) -> np.ndarray:
         """The greedy policy (ties split evenly) of per-observation action values, shape (S, A).
@@ -152,7 +160,7 @@ def to_mdp(env, max_states: int = 2_000_000, batch_size: int = 2048, progress: b
             break
         terminal = np.array([_is_leaf(k, env) for k in next_level])
         batch = Transitions(env.prompt, [prefixes[i] for i in edges_from], np.array(edges_token), terminal, env.tokenizer)
-        r = env.reward_fn(batch)
+        r = call_reward(env.reward_fn, batch)
         rows.extend(np.array(edges_from) * width + np.array(edges_action))
         cols.extend(index[k] for k in next_level)
         task_rewards.extend(r)

@@ -9,7 +9,7 @@ from gymnasium.vector.utils import batch_space
 from gymnasium.vector.vector_env import AutoresetMode
 
 from lmenv.model import select_cache
-from lmenv.rewards import Transitions
+from lmenv.rewards import Transitions, call_reward
 from lmenv.token_env import TokenEnv
 
 
@@ -25,11 +25,18 @@ class TokenVectorEnv(VectorEnv):
 
     Autoreset is Gymnasium's default *next-step* mode: the step after a sub-environment terminates
     resets it, ignores its action and returns its first observation with reward 0.
+    ``reset(options={"reset_mask": mask})`` resets only the sub-environments where the boolean
+    array ``mask`` (num_envs,) is true, as ``gymnasium.vector.SyncVectorEnv`` does.
 
-    Infos (arrays over the sub-environments): ``"ref_log_probs"`` (num_envs, A) at the new states
-    (rows of terminal states are 0), ``"ref_log_prob"`` (num_envs,) of the actions taken, and
-    ``"action_mask"`` with ``top_k``. Texts are not put in infos (decoding costs time): call
-    :meth:`texts`.
+    Infos are those of ``SyncVectorEnv`` over :class:`lmenv.TokenEnv` but the texts: arrays over
+    the sub-environments, each key with Gymnasium's boolean mask ``"_key"`` (num_envs,) of the
+    sub-environments that report it (0 elsewhere). ``"ref_log_probs"`` (num_envs, A) at the new
+    states (not at terminal states), ``"ref_log_prob"`` (num_envs,) of the actions taken (not for
+    the sub-environments that autoreset) and, with ``top_k``, ``"action_mask"`` (num_envs, A) int8,
+    masked like ``"ref_log_probs"``. :meth:`action_masks` gives the masks as bool for every row.
+    Texts are not put in infos (decoding costs time): call :meth:`texts`.
+
+    Masked actions (``top_k``) are valid, as in :class:`lmenv.TokenEnv`: log π_ref(a|s) = −inf.
 
     Args:
         num_envs: number of sub-environments.
@@ -37,10 +44,11 @@ class TokenVectorEnv(VectorEnv):
             1 KB per prefix, never freed). Default (None): only for a fixed action set or top_k,
             whose prefix trees are small enough to revisit; with ``actions="vocab"`` nearly every
             generated token is a new prefix, and the cache would grow by ~1 KB per token.
-        **kwargs: the arguments of :class:`lmenv.TokenEnv` (the same for every sub-environment).
+        **kwargs: the arguments of :class:`lmenv.TokenEnv` (the same for every sub-environment);
+            with ``render_mode="ansi"``, :meth:`render` returns one text per sub-environment.
     """
 
-    metadata = {"autoreset_mode": AutoresetMode.NEXT_STEP, "render_modes": []}
+    metadata = {"autoreset_mode": AutoresetMode.NEXT_STEP, "render_modes": ["ansi"]}
 
     def __init__(self, num_envs: int, remember_prefixes: bool | None = None, **kwargs):
         if int(num_envs) != num_envs or num_envs < 1:
@@ -54,7 +62,7 @@ class TokenVectorEnv(VectorEnv):
         self.single_action_space = self.env.action_space
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
         self.action_space = batch_space(self.single_action_space, self.num_envs)
-        self.render_mode = None
+        self.render_mode = self.env.render_mode
         ref = self.env.reference
         self._device = ref.device
         with torch.no_grad():
@@ -72,12 +80,20 @@ class TokenVectorEnv(VectorEnv):
 
     # ------------------------------------------------------------------ Gymnasium API
     def reset(self, *, seed: int | None = None, options: dict | None = None):
+        """Reset every sub-environment, or those where ``options["reset_mask"]`` is true.
+
+        Returns:
+            (observations (num_envs, H), infos): the infos of the reset sub-environments only.
+        """
         super().reset(seed=seed)
+        mask = np.ones(self.num_envs, dtype=bool)
+        if options is not None and "reset_mask" in options:
+            mask = self._check_reset_mask(options["reset_mask"])
         self._never_reset = False
-        self._cohorts = []
-        self._needs_reset[:] = False
-        self._start(np.arange(self.num_envs))
-        return self._observations(), self._infos(np.zeros(self.num_envs, dtype=bool))
+        self._cohorts = self._cohorts_without(mask)
+        self._needs_reset[mask] = False
+        self._start(np.flatnonzero(mask))
+        return self._observations(), self._infos(mask)
 
     def step(self, actions):
         if self._never_reset:
@@ -91,10 +107,7 @@ class TokenVectorEnv(VectorEnv):
         acts = actions[active]
         if np.any((acts < 0) | (acts >= ref.n_actions)):
             raise ValueError(f"invalid actions: each must lie in [0, {ref.n_actions})")
-        taken = self._log_probs[active, acts]
-        if not np.all(np.isfinite(taken)):
-            bad = int(active[~np.isfinite(taken)][0])
-            raise ValueError(f"sub-environment {bad}: action {int(actions[bad])} is masked (not in the top-{env.top_k})")
+        taken = self._log_probs[active, acts]  # −inf for a masked action
         tokens = acts if env.action_tokens is None else env.action_tokens[acts]
         before = [self._prefixes[i] for i in active]
         after = [p + (int(t),) for p, t in zip(before, tokens)]
@@ -106,7 +119,9 @@ class TokenVectorEnv(VectorEnv):
         ref_log_prob = np.zeros(self.num_envs)
         if active.size:
             batch = Transitions(env.prompt, before, np.asarray(tokens), terminal_active, env.tokenizer)
-            rewards[active] = env.reward_fn(batch) + env.kl_coef * taken
+            rewards[active] = call_reward(env.reward_fn, batch)
+            if env.kl_coef > 0:  # (0 · log π_ref would be NaN for a masked action)
+                rewards[active] += env.kl_coef * taken
             terminated[active] = terminal_active
             ref_log_prob[active] = taken
             for i, prefix in zip(active, after):
@@ -116,14 +131,32 @@ class TokenVectorEnv(VectorEnv):
         if resetting.any():
             self._start(np.flatnonzero(resetting))
         self._needs_reset = terminated
-        infos = self._infos(terminated)
-        infos["ref_log_prob"] = ref_log_prob
+        infos = self._infos(~terminated)
+        infos["ref_log_prob"], infos["_ref_log_prob"] = ref_log_prob, ~resetting
         return self._observations(), rewards, terminated, np.zeros(self.num_envs, dtype=bool), infos
+
+    def render(self) -> tuple[str, ...] | None:
+        """With ``render_mode="ansi"``: prompt, a bar, and the generated text of every sub-environment."""
+        if self.render_mode != "ansi":
+            return None
+        return tuple(f"{self.env.prompt}\u2502{self.env.tokenizer.decode(p)}\n" for p in self._prefixes)
 
     # ------------------------------------------------------------------ helpers
     def texts(self) -> list[str]:
         """Prompt plus generated text of every sub-environment."""
         return [self.env.prompt + self.env.tokenizer.decode(p) for p in self._prefixes]
+
+    def action_masks(self) -> np.ndarray:
+        """The actions allowed in every sub-environment, bool (num_envs, A): π_ref(a|s) > 0.
+
+        All true unless ``top_k`` is set. Equal to ``infos["action_mask"]`` where
+        ``infos["_action_mask"]``; the rows of terminal states are all true, since the next step
+        resets those sub-environments and ignores their actions. sb3-contrib's ``MaskablePPO``
+        calls this method.
+        """
+        if self._never_reset:
+            raise RuntimeError("call reset() before action_masks()")
+        return np.isfinite(self._log_probs)
 
     def sample_reference_actions(self) -> np.ndarray:
         """One action per sub-environment drawn from π_ref(·|s) (terminal rows: action 0), shape (num_envs,)."""
@@ -141,6 +174,31 @@ class TokenVectorEnv(VectorEnv):
         index = torch.zeros(envs.size, dtype=torch.long, device=self._device)
         self._cohorts.append((envs.copy(), select_cache(self._prompt_cache, index)))
 
+    def _cohorts_without(self, leaving: np.ndarray) -> list[tuple[np.ndarray, list]]:
+        """The cohorts without the sub-environments where ``leaving`` (bool, (num_envs,)) is true."""
+        cohorts = []
+        for members, cache in self._cohorts:
+            keep = np.flatnonzero(~leaving[members])
+            if keep.size == 0:
+                continue
+            if keep.size < members.size:
+                cache = select_cache(cache, torch.as_tensor(keep, device=self._device))
+            cohorts.append((members[keep], cache))
+        return cohorts
+
+    def _check_reset_mask(self, mask) -> np.ndarray:
+        """``options["reset_mask"]``, checked as ``SyncVectorEnv`` checks it."""
+        if not isinstance(mask, np.ndarray):
+            raise TypeError(f"`options['reset_mask']` must be a numpy array, got {type(mask)}")
+        if mask.shape != (self.num_envs,):
+            raise ValueError(f"`options['reset_mask']` must have shape `({self.num_envs},)`, got {mask.shape}")
+        if mask.dtype != np.bool_:
+            raise TypeError(f"`options['reset_mask']` must have `dtype=np.bool_`, got {mask.dtype}")
+        if not mask.any():
+            raise ValueError(f"`options['reset_mask']` must contain a boolean array with at least one True value, "
+                             f"got reset_mask={mask}")
+        return mask.copy()
+
     def _advance(self, active: np.ndarray, tokens: np.ndarray, finished: np.ndarray) -> None:
         """One one-token forward pass per cohort for the sub-environments that go on.
 
@@ -153,13 +211,7 @@ class TokenVectorEnv(VectorEnv):
         ended[active[finished]] = True
         self._log_probs[ended] = 0.0
         cohorts = []
-        for members, cache in self._cohorts:
-            keep = np.flatnonzero((token_of[members] >= 0) & ~ended[members])
-            if keep.size == 0:
-                continue
-            if keep.size < members.size:
-                cache = select_cache(cache, torch.as_tensor(keep, device=self._device))
-            members_on = members[keep]
+        for members_on, cache in self._cohorts_without((token_of < 0) | ended):
             ids = torch.from_numpy(token_of[members_on, None]).to(self._device)  # (B, 1)
             with torch.no_grad():
                 logits, cache = ref.model(ids, cache=cache)
@@ -174,8 +226,12 @@ class TokenVectorEnv(VectorEnv):
     def _observations(self) -> np.ndarray:
         return self._obs.copy()
 
-    def _infos(self, terminal: np.ndarray) -> dict:
-        infos = {"ref_log_probs": np.where(terminal[:, None], 0.0, self._log_probs)}
+    def _infos(self, reporting: np.ndarray) -> dict:
+        """``ref_log_probs`` (and ``action_mask``) of the sub-environments where ``reporting`` (bool,
+        (num_envs,)) is true, 0 elsewhere, each with its ``_key`` mask."""
+        infos = {"ref_log_probs": np.where(reporting[:, None], self._log_probs, 0.0),
+                 "_ref_log_probs": reporting.copy()}
         if self.env.top_k is not None:
-            infos["action_mask"] = (np.isfinite(self._log_probs) & ~terminal[:, None]).astype(np.int8)
+            infos["action_mask"] = (np.isfinite(self._log_probs) & reporting[:, None]).astype(np.int8)
+            infos["_action_mask"] = reporting.copy()
         return infos
