@@ -31,11 +31,7 @@ waiting for a core; wall times are printed beside them. Each measurement is repe
 between the contenders) and the best is used for the ratios.
 """
 
-import os
-
-for _name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS",
-              "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS"):
-    os.environ[_name] = "1"
+from _common import timed  # first: pins the math libraries to one core before numpy is imported
 
 import argparse  # noqa: E402
 import contextlib  # noqa: E402
@@ -43,7 +39,6 @@ import io  # noqa: E402
 import json  # noqa: E402
 import platform  # noqa: E402
 import sys  # noqa: E402
-import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import gymnasium as gym  # noqa: E402
@@ -53,13 +48,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 
 import rlcore as rl  # noqa: E402
 from rlcore import mdps  # noqa: E402
-
-
-def timed(fn):
-    """(CPU seconds, wall seconds, result) of one call."""
-    cpu, wall = time.process_time(), time.perf_counter()
-    result = fn()
-    return time.process_time() - cpu, time.perf_counter() - wall, result
 
 
 # ---------------------------------------------------------------------- 1. the tutorial loop

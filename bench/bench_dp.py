@@ -41,10 +41,7 @@ a TypeError since numpy 2), so ValueIterationGS is run with dense P only.
 
 import os
 
-# One core for every solver. Must be set before numpy (and its BLAS) is first imported.
-for _name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS",
-              "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS"):
-    os.environ[_name] = "1"
+import _common  # noqa: F401  (first: pins the math libraries to one core before numpy is imported)
 
 import argparse  # noqa: E402
 import gc  # noqa: E402

@@ -34,9 +34,7 @@ import argparse
 import dataclasses
 import os
 import platform
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import torch
@@ -49,21 +47,7 @@ from lmenv import rewards  # noqa: E402
 from lmenv import rollout as rollout_module  # noqa: E402
 from lmenv.learners import DOCUMENTED_CONFIGS, LEARNERS, documented_env  # noqa: E402
 from lmenv.policy import PolicyValueModel  # noqa: E402
-
-
-
-def sync(device) -> None:
-    if torch.device(device).type == "cuda":
-        torch.cuda.synchronize()
-
-
-def rate(run, seconds: float) -> float:
-    """tokens/s of ``run() -> tokens`` over at least ``seconds`` of wall time (at least 2 calls)."""
-    tokens, calls, start = 0, 0, time.perf_counter()
-    while calls < 2 or time.perf_counter() - start < seconds:
-        tokens += run()
-        calls += 1
-    return tokens / (time.perf_counter() - start)
+from _common import interleaved_rates, raw_decode, sync  # noqa: E402
 
 
 # ---------------------------------------------------------------------- 1. rollouts against raw decoding
@@ -82,25 +66,10 @@ def runners(env, reference_source: str, batch: int, device):
     model = env.reference.model
     policy = PolicyValueModel(env)
     H = env.max_new_tokens
-    prompt = torch.tensor([env.reference.prompt_ids], device=device)
     g = torch.Generator(device=device).manual_seed(0)
-    with torch.no_grad():
-        fixed_logits, fixed_cache = model(prompt)
 
-    @torch.no_grad()
     def raw(prompt_pass: bool):
-        def run():
-            logits, cache = model(prompt) if prompt_pass else (fixed_logits, fixed_cache)
-            cache = [(k.expand(batch, -1, -1, -1), v.expand(batch, -1, -1, -1)) for k, v in cache]
-            logits = logits[:, -1].expand(batch, -1)  # (B, V)
-            for t in range(H):
-                nxt = torch.multinomial(torch.softmax(logits, dim=-1), 1, generator=g)  # (B, 1)
-                if t < H - 1:
-                    logits, cache = model(nxt, cache=cache)
-                    logits = logits[:, -1]
-            sync(device)
-            return batch * H
-        return run
+        return raw_decode(model, env.reference.prompt_ids, batch, H, g, prompt_pass=prompt_pass)
 
     def full():
         n = rollout_module.rollout(policy, env, batch, g, reference_source=reference_source).n_tokens
@@ -119,19 +88,11 @@ def runners(env, reference_source: str, batch: int, device):
 def rollout_vs_raw(device, batches, seconds: float, rounds: int) -> None:
     for name, env, source in tasks(device):
         for batch in batches:
-            runs = runners(env, source, batch, device)
-            for run in runs.values():  # warm-up
-                run()
-            samples = {k: [] for k in runs}
-            for _ in range(rounds):
-                for k, run in runs.items():
-                    samples[k].append(rate(run, seconds))
-            ref = samples["raw decode (reference)"]
+            table = interleaved_rates(runners(env, source, batch, device), "raw decode (reference)", seconds, rounds)
             print(f"\n{name}, B = {batch}, π_ref: {source}")
             print(f"  {'':32s} {'tokens/s':>10s} {'vs raw decode':>14s}")
-            for k, s in samples.items():
-                ratio = statistics.median(x / r for x, r in zip(s, ref))
-                print(f"  {k:32s} {statistics.median(s):10,.0f} {100 * ratio:13.0f}%")
+            for k, (tokens_per_second, ratio) in table.items():
+                print(f"  {k:32s} {tokens_per_second:10,.0f} {100 * ratio:13.0f}%")
 
 
 # ---------------------------------------------------------------------- 2. training speed per learner

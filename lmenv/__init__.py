@@ -27,6 +27,12 @@ from lmenv.reference import ReferencePolicy
 from lmenv.token_env import TokenEnv, bundled_model
 from lmenv.token_mdp import TokenMDP, to_mdp
 from lmenv.vector_env import TokenVectorEnv
+from lmenv import sweep  # (config, seed) runs as tasks, here or on a Ray cluster (docs/scaling.md)
+from lmenv import kl_estimators, preferences, reward_model  # RLHF on the tree (docs/rlhf.md)
+from lmenv.preferences import BradleyTerry, PreferencePairs, PromptDistribution, sample_preferences
+from lmenv.reward_model import RewardModel
+from lmenv import decoding, export, oracle  # value-guided decoding, the HF export, the exact oracle (docs/oracle.md)
+from lmenv.oracle import Oracle
 
 # gymnasium.make gives a TokenEnv; gymnasium.make_vec a TokenVectorEnv (one batched forward pass per
 # step) unless vectorization_mode="sync" or "async" asks for Gymnasium's wrappers of TokenEnv.
@@ -67,6 +73,21 @@ __all__ = [
     "load_hf",
     # the transformer as the policy: learners scored exactly on the prefix tree
     "learners",
+    "sweep",
+    # RLHF: synthetic preferences, the reward model, KL estimators (docs/rlhf.md)
+    "preferences",
+    "reward_model",
+    "kl_estimators",
+    "BradleyTerry",
+    "PreferencePairs",
+    "PromptDistribution",
+    "sample_preferences",
+    "RewardModel",
+    # exact answers for anyone's policy, value-guided decoding, the model in Hugging Face form (docs/oracle.md)
+    "oracle",
+    "Oracle",
+    "decoding",
+    "export",
     "PolicyValueModel",
     "Rollout",
     "sample_rollout",

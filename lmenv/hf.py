@@ -15,9 +15,10 @@ with :func:`load_hf`. ``transformers`` is imported only when a function needs it
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 import torch
@@ -33,6 +34,7 @@ class HFConfig:
     vocab_size: int  # logits returned: the first vocab_size entries of the Hugging Face model's
     block_size: int  # longest sequence: n_positions / max_position_embeddings of the HF config
     n_layer: int  # transformer layers, one (k, v) pair each in the cache
+    n_embd: int | None = None  # width of the hidden features (hidden_size): what a value head reads
 
 
 class HFCausalLM(nn.Module):
@@ -64,19 +66,26 @@ class HFCausalLM(nn.Module):
         if not 1 <= vocab_size <= text.vocab_size:
             raise ValueError(f"vocab_size must lie in [1, {text.vocab_size}] (the model's vocabulary); got {vocab_size}")
         n_layer = text.num_hidden_layers
+        n_embd = getattr(text, "hidden_size", None) or getattr(text, "n_embd", None)
         self.model = model.eval()
-        self.config = HFConfig(vocab_size=vocab_size, block_size=int(block_size), n_layer=int(n_layer))
+        self.config = HFConfig(vocab_size=vocab_size, block_size=int(block_size), n_layer=int(n_layer),
+                               n_embd=None if n_embd is None else int(n_embd))
+        # transformers 5 renamed the forward's ``past_key_values`` to ``cache`` (the old name is deprecated)
+        self._cache_keyword = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
 
-    def forward(self, idx: torch.Tensor, cache: KVCache | None = None):
+    def forward(self, idx: torch.Tensor, cache: KVCache | None = None, return_hidden: bool = False):
         """Run the model on new tokens ``idx``, continuing after the tokens in ``cache``.
 
         Args:
             idx: (B, T) LongTensor of token ids, at positions T_past .. T_past + T - 1.
             cache: None (T_past = 0) or the cache of an earlier call: n_layer pairs (k, v), each
                 (B, n_head, T_past, head_size). Not modified.
+            return_hidden: also return the final hidden features (the last of the model's
+                ``hidden_states``: the input of its LM head), as ``lmenv.GPT`` does.
 
         Returns:
-            (logits, cache): logits (B, T, vocab_size); the cache of T_past + T tokens.
+            (logits, cache), or (logits, cache, hidden) when return_hidden: logits (B, T, vocab_size);
+            the cache of T_past + T tokens; hidden (B, T, n_embd).
 
         Raises:
             ValueError: if idx is not (B, T), the cache does not fit idx, or T_past + T > block_size.
@@ -94,9 +103,13 @@ class HFCausalLM(nn.Module):
             raise ValueError(f"sequence length {t_past + T} (cached {t_past} + new {T}) exceeds "
                              f"block_size {self.config.block_size}")
         past = None if cache is None else _to_hf_cache(cache)
-        out = self.model(input_ids=idx, past_key_values=past, use_cache=True, return_dict=True)
+        out = self.model(input_ids=idx, **{self._cache_keyword: past}, use_cache=True, return_dict=True,
+                         output_hidden_states=return_hidden)
         logits = out.logits[..., :self.config.vocab_size]  # (B, T, vocab_size)
-        return logits, _from_hf_cache(out.past_key_values)
+        new_cache = _from_hf_cache(out["cache"] if "cache" in out.keys() else out["past_key_values"])
+        if return_hidden:
+            return logits, new_cache, out.hidden_states[-1]  # (B, T, n_embd)
+        return logits, new_cache
 
 
 def _to_hf_cache(cache: KVCache):
@@ -104,9 +117,14 @@ def _to_hf_cache(cache: KVCache):
     from transformers import DynamicCache
 
     pairs = tuple((k, v) for k, v in cache)
-    if hasattr(DynamicCache, "from_legacy_cache"):  # transformers < 5
-        return DynamicCache.from_legacy_cache(pairs)
-    return DynamicCache(pairs)
+    if _dynamic_cache_takes_data(DynamicCache):  # transformers >= 4.56
+        return DynamicCache(pairs)
+    return DynamicCache.from_legacy_cache(pairs)  # older: the legacy tuple of per-layer (k, v)
+
+
+@lru_cache(maxsize=None)
+def _dynamic_cache_takes_data(cls) -> bool:
+    return "ddp_cache_data" in inspect.signature(cls.__init__).parameters
 
 
 def _from_hf_cache(past) -> KVCache:

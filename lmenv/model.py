@@ -9,7 +9,7 @@ The key/value cache: every attention layer's keys and values for the tokens seen
 with one ``(k, v)`` pair per layer, each of shape (B, n_head, T_past, head_size). Given the cache
 of a prefix, the model only computes the new tokens, at positions T_past .. T_past + T - 1, and
 returns the longer cache. The logits are the same (up to float rounding) as those of one forward
-pass over the whole sequence; ``tests/lmenv/test_model.py`` checks it.
+pass over the whole sequence; ``tests/lmenv/test_lm_model.py`` checks it.
 
 References:
     Vaswani et al. (2017), "Attention Is All You Need", NeurIPS. arXiv:1706.03762.
@@ -36,6 +36,24 @@ def default_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
+def gradient_step(optimizer: torch.optim.Optimizer, loss: torch.Tensor, max_grad_norm: float | None = None) -> None:
+    """One step of gradient descent on ``loss``: zero the gradients, backpropagate, clip their global
+    norm to ``max_grad_norm`` (None or 0: no clipping), and step the optimizer.
+
+    The step runs with torch's default device set to the parameters' device, so that state the
+    optimizer makes lazily (Adam's step counts, made on the *default* device by torch 2.11) lands
+    beside the parameters even when the caller has set another default (``torch.set_default_device``
+    or ``with torch.device(...)``).
+    """
+    parameters = [p for group in optimizer.param_groups for p in group["params"]]
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    if max_grad_norm is not None and max_grad_norm > 0:
+        torch.nn.utils.clip_grad_norm_(parameters, max_grad_norm)
+    with torch.device(parameters[0].device):
+        optimizer.step()
+
+
 @dataclass
 class GPTConfig:
     vocab_size: int = 84  # distinct characters in the Shakespeare corpus (lmenv/data)
@@ -59,7 +77,10 @@ class GPTConfig:
 class CausalSelfAttention(nn.Module):
     """Multi-head self-attention where token t attends to tokens 0..t (past and itself).
 
-    softmax(q k^T / sqrt(head_size) + mask) v, with mask = -inf above the causal diagonal.
+    softmax(q k^T / sqrt(head_size) + mask) v, with mask = -inf above the causal diagonal. Without a
+    cache the mask is passed as ``is_causal=True`` (so that torch may use its fused attention
+    kernels); one new token after a cache needs no mask; only several new tokens after a cache
+    use the explicit mask ``causal[T_past:T_past + T, :T_past + T]``.
     """
 
     def __init__(self, config: GPTConfig):
@@ -91,11 +112,16 @@ class CausalSelfAttention(nn.Module):
             v = torch.cat([past[1], v], dim=2)  # (B, nh, T_past + T, hs)
         t_all = k.shape[2]
         t_past = t_all - T
-        # rows: the new query positions; columns: every key position so far
-        mask = self.causal[t_past:t_all, :t_all]  # (T, T_past + T)
-        y = F.scaled_dot_product_attention(
-            q, k, v, attn_mask=mask, dropout_p=self.dropout if self.training else 0.0
-        )  # (B, nh, T, hs)
+        dropout_p = self.dropout if self.training else 0.0
+        if past is None:  # the queries cover the whole sequence: the causal mask is implied, and an
+            # implied mask (is_causal) lets torch choose its fused kernels (flash / memory-efficient)
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=True, dropout_p=dropout_p)  # (B, nh, T, hs)
+        elif T == 1:  # one new token attends to every position so far: no mask at all
+            y = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p)  # (B, nh, 1, hs)
+        else:  # several new tokens after a cache
+            # rows: the new query positions; columns: every key position so far
+            mask = self.causal[t_past:t_all, :t_all]  # (T, T_past + T)
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p)  # (B, nh, T, hs)
         y = y.transpose(1, 2).contiguous().view(B, T, C)  # (B, T, C): heads side by side
         return self.resid_dropout(self.c_proj(y)), (k, v)
 
@@ -202,7 +228,12 @@ class GPT(nn.Module):
             x, kv = block(x, None if cache is None else cache[i])
             new_cache.append(kv)
         hidden = self.ln_f(x)  # (B, T, C)
-        logits = self.lm_head(hidden)  # (B, T, vocab_size)
+        device_type = hidden.device.type
+        if torch.amp.is_autocast_available(device_type) and torch.is_autocast_enabled(device_type):
+            with torch.autocast(device_type, enabled=False):  # mixed precision: the logits stay float32
+                logits = self.lm_head(hidden.float())  # (B, T, vocab_size)
+        else:
+            logits = self.lm_head(hidden)  # (B, T, vocab_size)
         if return_hidden:
             return logits, new_cache, hidden
         return logits, new_cache

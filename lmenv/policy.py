@@ -38,6 +38,7 @@ from lmenv.model import KVCache, select_cache
 from lmenv.reference import ReferencePolicy
 
 READOUTS = ("logits", "soft_q", "greedy_q")
+PRECISIONS = ("float32", "bfloat16")
 
 
 @dataclass
@@ -65,6 +66,10 @@ class PolicyValueModel(nn.Module):
     model, frozen, with its prefix cache); it is kept as a plain attribute, so it is no part of
     ``parameters()`` or ``state_dict()``.
 
+    The environment's model may be the bundled :class:`lmenv.GPT` or a Hugging Face causal LM
+    wrapped in :class:`lmenv.hf.HFCausalLM` (both return the final hidden features that the heads
+    read; the width is ``model.config.n_embd``).
+
     Args:
         env: a :class:`lmenv.TokenEnv` with a fixed action set or ``actions="vocab"``
             (``top_k`` is not supported: π would need the reference's top-k mask at every state).
@@ -72,9 +77,14 @@ class PolicyValueModel(nn.Module):
         readout: how the acting policy is read out: ``"logits"`` (π_θ, the policy-gradient
             learners), ``"soft_q"`` (π ∝ π_ref exp(Q/β)) or ``"greedy_q"`` (argmax Q).
         kl_coef: β of the ``"soft_q"`` readout.
+        precision: ``"float32"``, or ``"bfloat16"`` to run the transformer under bf16 autocast on
+            a GPU (the LM head, the value and Q heads and everything after them stay float32).
+            Ignored on the CPU (see :meth:`configure`).
+        torch_compile: compile the transformer with ``torch.compile`` on a GPU; ignored on the CPU.
     """
 
-    def __init__(self, env, q_head: bool = False, readout: str = "logits", kl_coef: float = 0.0):
+    def __init__(self, env, q_head: bool = False, readout: str = "logits", kl_coef: float = 0.0,
+                 precision: str = "float32", torch_compile: bool = False):
         super().__init__()
         env = env.unwrapped
         reference: ReferencePolicy = env.reference
@@ -92,20 +102,47 @@ class PolicyValueModel(nn.Module):
         self.temperature = reference.temperature
         self.body = copy.deepcopy(reference.model)  # the trained copy; reference.model stays frozen
         self.body.train(False)  # dropout is 0 in the shipped model; eval mode keeps it off regardless
-        n_embd = self.body.config.n_embd
+        n_embd = getattr(self.body.config, "n_embd", None)
+        if n_embd is None:
+            raise ValueError(f"the environment's model ({type(reference.model).__name__}) does not say the width of "
+                             "its hidden features (config.n_embd), which the value and Q heads read")
         self.n_actions = reference.n_actions
-        self.value_head = nn.Linear(n_embd, 1)
-        self.q_head = nn.Linear(n_embd, self.n_actions) if q_head else None
-        for head in (self.value_head, self.q_head):  # start at V = 0, Q = 0: π_soft_q = π_ref
+        device = reference.device
+        # The heads start at zero (V = 0, Q = 0: π_soft_q = π_ref); skip_init leaves the global
+        # random number generator alone, so that building a network has no side effect.
+        self.value_head = nn.utils.skip_init(nn.Linear, n_embd, 1, device=device)
+        self.q_head = nn.utils.skip_init(nn.Linear, n_embd, self.n_actions, device=device) if q_head else None
+        for head in (self.value_head, self.q_head):
             if head is not None:
                 nn.init.zeros_(head.weight)
                 nn.init.zeros_(head.bias)
-        device = reference.device
         self.to(device)
         actions = reference.action_tokens
         self.register_buffer("prompt_ids", torch.tensor(reference.prompt_ids, device=device), persistent=False)
         self.register_buffer("action_tokens", None if actions is None else torch.as_tensor(actions, device=device),
                              persistent=False)
+        self.precision, self.torch_compile = "float32", False
+        self.configure(precision, torch_compile)
+
+    def configure(self, precision: str = "float32", torch_compile: bool = False) -> PolicyValueModel:
+        """Mixed precision and compilation, for a GPU; both are off on the CPU whatever is asked.
+
+        ``precision="bfloat16"`` runs the transformer's body under ``torch.autocast(dtype=bfloat16)``
+        (its LM head, the value and Q heads, the log-probabilities and the losses stay float32).
+        ``torch_compile=True`` compiles the body in place (``nn.Module.compile``, dynamic shapes:
+        the key/value cache grows by one token per step), which fuses the many small kernels of a
+        small model. On the CPU, bf16 matrix products are slower than float32 ones on most
+        processors and compilation costs more than it saves at this size, so both stay off there
+        (``self.precision == "float32"``, ``self.torch_compile`` False). Returns the network.
+        """
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}; got {precision!r}")
+        on_cpu = self.device.type == "cpu"
+        self.precision = "float32" if on_cpu else precision
+        if torch_compile and not on_cpu and not self.torch_compile:
+            self.body.compile(dynamic=True)
+            self.torch_compile = True
+        return self
 
     def __deepcopy__(self, memo):
         """A copy of the network (e.g. DQN's target network) that shares the frozen reference."""
@@ -128,8 +165,16 @@ class PolicyValueModel(nn.Module):
     # ------------------------------------------------------------------ forward passes
     def forward(self, idx: torch.Tensor, cache: KVCache | None = None) -> PolicyOutput:
         """Heads at the positions of ``idx`` (B, T), continuing after ``cache`` (see ``GPT.forward``)."""
-        logits, cache, hidden = self.body(idx, cache=cache, return_hidden=True)  # (B, T, V), (B, T, C)
+        logits, cache, hidden = self._body(idx, cache)  # (B, T, V), (B, T, C)
         return self._heads(logits, hidden, cache)
+
+    def _body(self, idx: torch.Tensor, cache: KVCache | None = None):
+        """The transformer (under bf16 autocast with ``precision="bfloat16"``): float32 logits and hidden features."""
+        if self.precision == "float32":
+            return self.body(idx, cache=cache, return_hidden=True)
+        with torch.autocast(self.device.type, dtype=torch.bfloat16):
+            logits, cache, hidden = self.body(idx, cache=cache, return_hidden=True)
+        return logits.float(), cache, hidden.float()
 
     def _heads(self, logits, hidden, cache) -> PolicyOutput:
         if self.action_tokens is not None:
@@ -153,12 +198,12 @@ class PolicyValueModel(nn.Module):
         Returns logits (B, H, A), values (B, H), q (B, H, A) or None; cache None.
         """
         B, H = tokens.shape
-        logits_p, cache_p, hidden_p = self.body(self.prompt_ids[None], return_hidden=True)  # (1, P, ·)
+        logits_p, cache_p, hidden_p = self._body(self.prompt_ids[None])  # (1, P, ·)
         first_logits = logits_p[:, -1:].expand(B, 1, -1)  # (B, 1, V): the state s_0
         first_hidden = hidden_p[:, -1:].expand(B, 1, -1)  # (B, 1, C)
         if H > 1:
             cache = [(k.expand(B, -1, -1, -1), v.expand(B, -1, -1, -1)) for k, v in cache_p]  # (B, nh, P, hs)
-            logits_g, _, hidden_g = self.body(tokens[:, :H - 1], cache=cache, return_hidden=True)  # (B, H-1, ·)
+            logits_g, _, hidden_g = self._body(tokens[:, :H - 1], cache)  # (B, H-1, ·)
             logits = torch.cat([first_logits, logits_g], dim=1)  # (B, H, V)
             hidden = torch.cat([first_hidden, hidden_g], dim=1)  # (B, H, C)
         else:
@@ -208,8 +253,8 @@ class PolicyValueModel(nn.Module):
                     heads = PolicyOutput(full.logits[:, -1], full.values[:, -1],
                                          None if full.q is None else full.q[:, -1], None)
                 ref = None
-                if self.needs_reference_to_act:
+                if self.needs_reference_to_act:  # float64 on the host -> float32, then to the device
                     ref = torch.as_tensor(self.reference.log_probs_batch([prefixes[i] for i in chunk]),
-                                          dtype=heads.q.dtype, device=self.device)
-                out[chunk] = self.action_log_probs(heads, ref).double().cpu().numpy()
+                                          dtype=torch.float32, device="cpu").to(self.device)
+                out[chunk] = self.action_log_probs(heads, ref).cpu().double().numpy()  # to the host, then float64
         return out

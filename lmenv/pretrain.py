@@ -32,7 +32,7 @@ from tqdm import tqdm
 
 from lmenv.checkpoint import save_checkpoint
 from lmenv.corpus import load_corpus, train_val_split
-from lmenv.model import GPT, GPTConfig, default_device
+from lmenv.model import GPT, GPTConfig, default_device, gradient_step
 from lmenv.tokenizer import CharTokenizer
 
 SHIPPED_CHECKPOINT = Path(__file__).parent / "checkpoints" / "shakespeare_char"
@@ -241,11 +241,7 @@ def _optimise(model, tokenizer, config: PretrainConfig, train_data, val_data, se
             group["lr"] = learning_rate_at(it, config)
         x, y = get_batch(train_data, block_size, config.batch_size, batch_gen)
         loss = next_token_loss(model, x.to(device), y.to(device))  # mean nats per character
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if config.max_grad_norm > 0:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
-        optimizer.step()
+        gradient_step(optimizer, loss, config.max_grad_norm)
     bar.close()
     return history
 

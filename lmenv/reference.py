@@ -21,7 +21,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from lmenv.model import GPT, KVCache, select_cache
+from lmenv.model import GPT, KVCache
 
 Prefix = tuple[int, ...]
 
@@ -70,6 +70,7 @@ class ReferencePolicy:
         self._kv_cache_size = kv_cache_size
         self.forward_passes = 0  # model calls made, for benchmarks and tests of the cache
         self._prompt_state = None  # (logits (1, V), KV cache) after the prompt
+        self._action_index_on: dict = {}  # device -> the action tokens there (log_probs_from_logits)
 
     def __len__(self) -> int:
         """Number of prefixes whose distribution is cached."""
@@ -82,13 +83,37 @@ class ReferencePolicy:
             cached = self._compute_one(prefix)
         return cached
 
-    def log_probs_batch(self, prefixes: Sequence[Prefix]) -> np.ndarray:
-        """log π_ref for several prefixes, shape (B, A); the uncached ones in batched forward passes."""
-        missing = sorted({p for p in prefixes if p not in self._log_probs}, key=len)
-        for length in sorted({len(p) for p in missing}):
-            group = [p for p in missing if len(p) == length]
-            self._compute_full(group)
-        return np.stack([self._log_probs[p] for p in prefixes])
+    def log_probs_batch(self, prefixes: Sequence[Prefix], batch_size: int | None = None,
+                        remember: bool = True) -> np.ndarray:
+        """log π_ref for several prefixes, shape (B, A); the uncached ones in batched forward passes.
+
+        Args:
+            prefixes: the prefixes (any lengths, repeats allowed).
+            batch_size: at most this many sequences per forward pass (default: all of one length at once).
+            remember: keep the computed distributions in the prefix cache. With ``False`` they are
+                returned only (``lmenv.to_mdp(..., fill_cache=False)`` on trees too large to cache).
+        """
+        if remember:
+            missing = sorted({p for p in prefixes if p not in self._log_probs}, key=len)
+            for length in sorted({len(p) for p in missing}):
+                group = [p for p in missing if len(p) == length]
+                for start in range(0, len(group), batch_size or len(group)):
+                    self._compute_full(group[start:start + (batch_size or len(group))])
+            return np.stack([self._log_probs[p] for p in prefixes])
+        out = np.empty((len(prefixes), self.n_actions))
+        missing: dict[int, list[int]] = {}  # length -> rows of the prefixes not in the cache
+        for i, p in enumerate(prefixes):
+            cached = self._log_probs.get(p)
+            if cached is None:
+                missing.setdefault(len(p), []).append(i)
+            else:
+                out[i] = cached
+        for rows in missing.values():
+            for start in range(0, len(rows), batch_size or len(rows)):
+                chunk = rows[start:start + (batch_size or len(rows))]
+                logits, _ = self._forward_full([prefixes[i] for i in chunk])
+                out[chunk] = self.log_probs_from_logits(logits)
+        return out
 
     def children(self, prefix: Prefix) -> list[Prefix]:
         """The prefixes one allowed action further, in action order (top-k: most likely first)."""
@@ -134,12 +159,13 @@ class ReferencePolicy:
             raise ValueError(f"prompt ({len(self.prompt_ids)} tokens) plus {length} generated tokens exceeds "
                              f"the model's block_size {self.model.config.block_size}")
         prompt_logits, prompt_cache = self._prompt()
-        index = torch.zeros(len(prefixes), dtype=torch.long, device=self.device)
+        B = len(prefixes)
+        cache = [(k.expand(B, -1, -1, -1), v.expand(B, -1, -1, -1)) for k, v in prompt_cache]  # broadcast, no copy
         if length == 0:
-            return prompt_logits.expand(len(prefixes), -1), select_cache(prompt_cache, index)
+            return prompt_logits.expand(B, -1), cache
         ids = torch.tensor(prefixes, device=self.device)  # (B, T)
         with torch.no_grad():
-            logits, cache = self.model(ids, cache=select_cache(prompt_cache, index))
+            logits, cache = self.model(ids, cache=cache)
         self.forward_passes += 1
         return logits[:, -1], cache
 
@@ -157,14 +183,28 @@ class ReferencePolicy:
 
     def log_probs_from_logits(self, last_logits: torch.Tensor) -> np.ndarray:
         """Next-token logits (B, V) -> log π_ref over the action set (B, A): temperature, then the
-        action set (a fixed subset, or −inf outside the top k), then log-softmax."""
-        logits = last_logits.double() / self.temperature  # (B, V)
+        action set (a fixed subset, or −inf outside the top k), then log-softmax.
+
+        The action columns are picked on the model's device; the (B, A) float32 logits then go to
+        the host, where the rest is computed in float64 (so no float64 arithmetic runs on the
+        device: Apple's MPS has none, and a GPU's is slow). The numbers are the same as computing
+        everything in float64, since float32 → float64 is exact.
+        """
+        logits = last_logits.detach()
         if self.action_tokens is not None:
-            logits = logits[:, torch.as_tensor(self.action_tokens, device=logits.device)]  # (B, A)
-        elif self.top_k is not None:
+            logits = logits.index_select(-1, self._action_index(logits.device))  # (B, A), on the device
+        logits = logits.float().cpu().double() / self.temperature  # (B, A) or (B, V), on the host
+        if self.action_tokens is None and self.top_k is not None:
             kth = torch.topk(logits, self.top_k, dim=-1).values[:, -1:]  # (B, 1)
             logits = logits.masked_fill(logits < kth, float("-inf"))
-        return torch.log_softmax(logits, dim=-1).cpu().numpy()  # (B, A)
+        return torch.log_softmax(logits, dim=-1).numpy()  # (B, A)
+
+    def _action_index(self, device) -> torch.Tensor:
+        """The action tokens as a LongTensor on ``device`` (made once per device)."""
+        index = self._action_index_on.get(device)
+        if index is None:
+            index = self._action_index_on[device] = torch.as_tensor(self.action_tokens, device=device)
+        return index
 
     def remember(self, prefixes: Sequence[Prefix], log_probs: np.ndarray, copy: bool = True) -> None:
         """Cache log π_ref rows (B, A) for ``prefixes`` (read-only arrays).

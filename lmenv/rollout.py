@@ -129,7 +129,8 @@ def rollout(model, env, batch_size: int, generator: torch.Generator, epsilon: fl
         model: a :class:`lmenv.policy.PolicyValueModel` (its ``readout`` is the acting policy).
         env: the :class:`lmenv.TokenEnv` it was built for (prompt, horizon, reward, reference).
         batch_size: B.
-        generator: a ``torch.Generator`` on the model's device: the only source of randomness.
+        generator: a ``torch.Generator`` on the model's device (``torch.Generator(device=model.device)``;
+            one on another device is refused): the only source of randomness.
         epsilon: exploration of the ``"greedy_q"`` readout (ε-greedy).
         prefix: generated tokens to start from (the episodes then have H − len(prefix) steps).
         reference_source: ``"cache"`` or ``"forward"``, where log π_ref comes from (module docstring).
@@ -162,6 +163,7 @@ def sample_rollout(model, env, batch_size: int, generator: torch.Generator, epsi
     if H < 1:
         raise ValueError(f"prefix of {len(prefix)} tokens leaves no step before the horizon {env.max_new_tokens}")
     B, A, device = int(batch_size), model.n_actions, model.device
+    check_generator(generator, device)
     stop_id = -1 if env.stop_id is None else env.stop_id
 
     tokens = torch.zeros(B, H, dtype=torch.long, device=device)
@@ -185,7 +187,7 @@ def sample_rollout(model, env, batch_size: int, generator: torch.Generator, epsi
             if rows:
                 done_so_far = tokens[rows, :t].tolist()
                 lookup = env.reference.log_probs_batch([prefix + tuple(p) for p in done_so_far])  # (n, A)
-                ref_t[rows] = torch.as_tensor(lookup, dtype=torch.float32, device=device)
+                ref_t[rows] = _to_device(lookup, device)
             ref_log_probs[:, t] = ref_t
         log_p = model.action_log_probs(heads, ref_t, epsilon)  # (B, A)
         a = torch.multinomial(log_p.exp(), 1, generator=generator).squeeze(1)  # (B,)
@@ -222,8 +224,7 @@ def _task_rewards(env, steps, tokens, terminated) -> torch.Tensor:
     batch = Transitions(env.prompt, prefixes, tokens[b, t].cpu().numpy(), terminated[b, t].cpu().numpy(),
                         env.tokenizer)
     rewards = torch.zeros(tokens.shape, device=tokens.device)
-    rewards[b, t] = torch.as_tensor(call_reward(env.reward_fn, batch), dtype=torch.float32,
-                                    device=tokens.device)
+    rewards[b, t] = _to_device(call_reward(env.reward_fn, batch), tokens.device)
     return rewards
 
 
@@ -232,7 +233,7 @@ def _reference_from_cache(env, steps, tokens) -> torch.Tensor:
     b, t, prefixes = steps
     table = env.reference.log_probs_batch(prefixes)  # (n, A)
     out = torch.zeros(*tokens.shape, table.shape[1], device=tokens.device)
-    out[b, t] = torch.as_tensor(table, dtype=torch.float32, device=tokens.device)
+    out[b, t] = _to_device(table, tokens.device)
     return out
 
 
@@ -254,5 +255,19 @@ def reference_forward(env, prefix, tokens, alive) -> torch.Tensor:
         rest, _ = ref.model(tokens[:, :H - 1].to(ref.device), cache=cache)  # (B, H-1, V)
         logits = torch.cat([logits, rest], dim=1)  # (B, H, V)
     table = ref.log_probs_from_logits(logits.reshape(B * H, -1))  # (B·H, A) float64
-    out = torch.as_tensor(table, dtype=torch.float32, device=tokens.device).reshape(B, H, -1)
+    out = _to_device(table, tokens.device).reshape(B, H, -1)
     return torch.where(alive[..., None].to(out.device), out, 0.0)
+
+
+def check_generator(generator: torch.Generator, device: torch.device) -> None:
+    """Refuse a sampling generator on another device than the model's (torch's own error is cryptic)."""
+    if not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator must be a torch.Generator on the model's device; got {type(generator).__name__}")
+    if torch.device(generator.device).type != torch.device(device).type:
+        raise ValueError(f"the generator is on {generator.device} but the model is on {device}: make it with "
+                         f"torch.Generator(device=model.device).manual_seed(seed)")
+
+
+def _to_device(array, device) -> torch.Tensor:
+    """A float64 host array as float32 on ``device``: converted on the host, then copied (no float64 on the device)."""
+    return torch.as_tensor(array, dtype=torch.float32, device="cpu").to(device)

@@ -65,9 +65,15 @@ def _token_id(tokenizer, char: str, what: str) -> int:
 
 
 def bundled_model(device=None):
-    """The shipped (model, tokenizer), loaded once per device and shared by every environment."""
+    """The shipped (model, tokenizer), loaded once per device and shared by every environment.
+
+    The default device is the CPU, not the GPU: a TokenEnv steps one sequence at a time, where a
+    335k-parameter model runs faster on the CPU than through CUDA's launch overhead. Batched work
+    (TokenVectorEnv with many copies, the learners' rollouts) may pass ``device="cuda"``.
+    """
     from lmenv.pretrained import load_pretrained
 
+    device = "cpu" if device is None else device
     key = str(device)
     if key not in _PRETRAINED:
         _PRETRAINED[key] = load_pretrained(device=device)

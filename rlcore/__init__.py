@@ -4,20 +4,41 @@ Notation and equation numbers follow Sutton & Barto, *Reinforcement Learning: An
 Introduction*, 2nd ed. (2018). The public API below is grouped in the order of a course; each
 group's home is a subpackage:
 
+0. Bandits — :mod:`rlcore.bandits` (the 10-armed testbed, ε-greedy, UCB, gradient bandit)
 1. MDPs and policies — :mod:`rlcore.exact` (model, sampling, policies), :mod:`rlcore.mdps` (the book's MDPs)
 2. V, Q, A and the Bellman operators — :mod:`rlcore.exact.bellman`
 3. Dynamic programming — :mod:`rlcore.exact.dp`
 4. Reward design — :mod:`rlcore.exact.shaping`, :mod:`rlcore.learning.intrinsic`
-5. Learning from samples (TD, Monte Carlo, control) — :mod:`rlcore.learning`
+5. Learning from samples (TD, Monte Carlo, control) — :mod:`rlcore.learning`, :mod:`rlcore.blackjack` (Example 5.1)
+5b. Approximation and eligibility traces — :mod:`rlcore.approximation`, :mod:`rlcore.learning.traces`
 6. Policy gradient and advantage estimation — :mod:`rlcore.policy_gradient`
 7. Plots and tables — :mod:`rlcore.plots`
+
+Checking a student's code against the exact answers: :mod:`rlcore.testing`; one backup written out
+term by term: :func:`rlcore.explain_backup`; the exercises and their grader: :mod:`rlcore.exercises`,
+``python -m rlcore.grade``.
 
 Helpers that are not concepts of the course stay in their subpackage (for example
 ``rlcore.exact.check_policy``, ``rlcore.learning.q_error``, ``rlcore.plots.path_text``).
 The names used for each concept are listed in ``docs/glossary.md``.
 """
 
-from rlcore import exact, learning, mdps, plots, policy_gradient
+from rlcore import approximation, exact, learning, mdps, plots, policy_gradient, testing
+from rlcore import bandits, blackjack
+
+# 0. Bandits
+from rlcore.bandits import (
+    BanditHistory,
+    EpsilonGreedyBandit,
+    GradientBandit,
+    Testbed,
+    UCBBandit,
+    gradient_bandit_update,
+    parameter_study,
+    run_bandit,
+    ten_armed_testbed,
+    ucb_scores,
+)
 
 # 1. MDPs and policies
 from rlcore.exact.model import MDP
@@ -45,6 +66,7 @@ from rlcore.exact.bellman import (
     soft_v_from_q,
     v_from_q,
 )
+from rlcore.explain import explain_backup
 
 # 3. Dynamic programming
 from rlcore.exact.dp import (
@@ -73,9 +95,35 @@ from rlcore.learning.td import (
 )
 from rlcore.learning.control import ExpectedSarsa, MonteCarloControl, QLearning, Sarsa
 from rlcore.learning.prediction import MonteCarloPrediction, NStepTD, TDZero
+from rlcore.learning.monte_carlo import (
+    MonteCarloES,
+    OffPolicyMonteCarloControl,
+    importance_sampling_ratios,
+    infinite_variance_mdp,
+    off_policy_returns,
+    ordinary_importance_sampling,
+    weighted_importance_sampling,
+)
+from rlcore.blackjack import BlackjackEnv, blackjack_mdp, play_blackjack
+from rlcore.learning.double_q import DoubleQLearning
+from rlcore.learning.nstep_control import NStepSarsa, TreeBackup
+from rlcore.learning.planning import DynaQ, DynaQPlus
 from rlcore.learning.schedules import ExponentialDecay, LinearDecay, VisitCountStepSize
 from rlcore.learning.training import EpisodeHistory, train
 from rlcore.learning.lockstep import MultiRunHistory, train_lockstep
+
+# 5b. Approximation and eligibility traces
+from rlcore.approximation.features import FourierBasis, PolynomialBasis, StateAggregation, TileCoder
+from rlcore.approximation.linear import (
+    gradient_mc_update,
+    on_policy_distribution,
+    semi_gradient_sarsa_update,
+    semi_gradient_td_update,
+    td_fixed_point,
+    value_error,
+)
+from rlcore.approximation.agents import GradientMonteCarlo, SemiGradientSarsa, SemiGradientTD
+from rlcore.learning.traces import OfflineLambdaReturn, SarsaLambda, TDLambda, TrueOnlineTDLambda
 
 # 6. Policy gradient and advantage estimation
 from rlcore.policy_gradient.gradients import (
@@ -106,6 +154,21 @@ __all__ = [
     "policy_gradient",
     "plots",
     "mdps",
+    "approximation",
+    "testing",
+    "bandits",
+    "blackjack",
+    # 0. Bandits
+    "Testbed",
+    "ten_armed_testbed",
+    "ucb_scores",
+    "gradient_bandit_update",
+    "EpsilonGreedyBandit",
+    "UCBBandit",
+    "GradientBandit",
+    "BanditHistory",
+    "run_bandit",
+    "parameter_study",
     # 1. MDPs and policies
     "MDP",
     "MDPEnv",
@@ -128,6 +191,7 @@ __all__ = [
     "soft_bellman_v",
     "soft_bellman_q",
     "soft_optimal_policy",
+    "explain_backup",
     # 3. Dynamic programming
     "Solution",
     "FiniteHorizonSolution",
@@ -156,6 +220,21 @@ __all__ = [
     "QLearning",
     "ExpectedSarsa",
     "MonteCarloControl",
+    "MonteCarloES",
+    "OffPolicyMonteCarloControl",
+    "importance_sampling_ratios",
+    "ordinary_importance_sampling",
+    "weighted_importance_sampling",
+    "off_policy_returns",
+    "infinite_variance_mdp",
+    "BlackjackEnv",
+    "blackjack_mdp",
+    "play_blackjack",
+    "DoubleQLearning",
+    "NStepSarsa",
+    "TreeBackup",
+    "DynaQ",
+    "DynaQPlus",
     "LinearDecay",
     "ExponentialDecay",
     "VisitCountStepSize",
@@ -163,6 +242,24 @@ __all__ = [
     "EpisodeHistory",
     "train_lockstep",
     "MultiRunHistory",
+    # 5b. Approximation and eligibility traces
+    "StateAggregation",
+    "PolynomialBasis",
+    "FourierBasis",
+    "TileCoder",
+    "gradient_mc_update",
+    "semi_gradient_td_update",
+    "semi_gradient_sarsa_update",
+    "on_policy_distribution",
+    "value_error",
+    "td_fixed_point",
+    "GradientMonteCarlo",
+    "SemiGradientTD",
+    "SemiGradientSarsa",
+    "OfflineLambdaReturn",
+    "TDLambda",
+    "TrueOnlineTDLambda",
+    "SarsaLambda",
     # 6. Policy gradient and advantage estimation
     "policy_from_logits",
     "softmax_score",

@@ -11,7 +11,7 @@ import torch
 
 matplotlib.use("Agg")  # the tour writes files; it never opens windows
 
-from tour import exact, learners, td_control, token_mdp  # noqa: E402
+from tour import course, exact, learners, rlhf, td_control, token_mdp  # noqa: E402
 
 
 def main() -> None:
@@ -20,7 +20,7 @@ def main() -> None:
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(1)  # the 335k-parameter model runs fastest on one thread
-    for section in (exact, td_control, token_mdp, learners):
+    for section in (exact, td_control, course, token_mdp, learners, rlhf):
         section.run(args.out)
     print(f"\nFigures written to {args.out.resolve()}/")
 

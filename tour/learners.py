@@ -11,7 +11,7 @@ def heading(text: str) -> None:
 
 
 def run(out: pathlib.Path) -> None:
-    heading("11. REINFORCE, A2C and PPO training the transformer (β = 0.1), scored exactly on the tree")
+    heading("14. REINFORCE, A2C and PPO training the transformer (β = 0.1), scored exactly on the tree")
     env = learners.documented_env()  # the documented task with a KL penalty β = 0.1 to the model
     tree = lmenv.to_mdp(env)
     optimum = tree.kl_regularised_optimum(env.kl_coef)

@@ -17,17 +17,20 @@ def heading(text: str) -> None:
 
 def run(out: pathlib.Path) -> None:
     # --- 1. The bundled model ------------------------------------------------------------
-    heading("8. The bundled character-level GPT (lmenv.load_pretrained)")
-    model, tokenizer = lmenv.load_pretrained()
+    heading("11. The bundled character-level GPT (lmenv.load_pretrained)")
+    # On the CPU even where there is a GPU: this part steps one sequence at a time (sampling, the
+    # environment, tabular agents), where a 335k-parameter model runs faster on the CPU.
+    device = torch.device("cpu")
+    model, tokenizer = lmenv.load_pretrained(device=device)
     metadata = lmenv.load_checkpoint(lmenv.pretrained_path())[2]
     print(f"{model.num_params():,} parameters, validation loss {metadata['val_loss']:.3f} nats "
           f"= {metadata['val_bits_per_char']:.3f} bits per character")
-    prompt = torch.tensor([tokenizer.encode("ROMEO:\n")])
-    sample = model.generate(prompt, 120, generator=torch.Generator().manual_seed(0))
+    prompt = torch.tensor([tokenizer.encode("ROMEO:\n")], device=device)  # on the model's device
+    sample = model.generate(prompt, 120, generator=torch.Generator(device=device).manual_seed(0))
     print("a sample:\n" + tokenizer.decode(sample[0].tolist()))
 
     # --- 2. Token generation as an MDP, solved exactly -----------------------------------
-    heading("9. The token-level MDP: prompt 'ROMEO:\\nI ', actions 'etaoinsh', horizon 5")
+    heading("12. The token-level MDP: prompt 'ROMEO:\\nI ', actions 'etaoinsh', horizon 5")
     task = R.ContainsWord("the") + R.AvoidCharacters("s", 0.2)  # sparse terminal + dense immediate
     env = lmenv.TokenEnv(model=model, tokenizer=tokenizer, prompt="ROMEO:\nI ", max_new_tokens=5,
                          actions="etaoinsh", reward=task)
@@ -39,16 +42,16 @@ def run(out: pathlib.Path) -> None:
     for beta in (0.05, 0.1, 0.3, 1.0):
         soft = tree.kl_regularised_optimum(beta)
         s = 0
-        while not tree.mdp.terminal[s]:  # follow the most likely action of π*
-            s = int(tree.mdp.P[int(soft.policy[s].argmax())][s].indices[0])
+        while not tree.terminal[s]:  # follow the most likely action of π*
+            s = tree.child(s, int(soft.policy[s].argmax()))
         print(f"{beta:<6} {soft.V[0]:9.4f}   {tree.kl_regularised_value(hard.policy, beta)[0]:17.4f}   "
-              f"{tree.mdp.state_names[s]!r}")
+              f"{tree.state_name(s)!r}")
     soft = tree.kl_regularised_optimum(0.1)
     root_gap = np.abs(0.1 * np.log(soft.policy[0] / tree.reference[0]) - (soft.Q[0] - soft.V[0])).max()
     print(f"check at the root: max |β log(π*/π_ref) − (Q* − V*)| = {root_gap:.1e}")
 
     # --- 3. Tabular agents on tokens, scored exactly -------------------------------------
-    heading("10. rlcore's Q-learning and SARSA on token generation, evaluated exactly on the tree")
+    heading("13. rlcore's Q-learning and SARSA on token generation, evaluated exactly on the tree")
     fig, ax = plt.subplots(figsize=(6, 3.8))
     for Agent, settings in ((rl.QLearning, dict(alpha=0.5, epsilon=0.2)), (rl.Sarsa, dict(alpha=0.5, epsilon=0.1))):
         agent = Agent(env, gamma=1.0, seed=0, **settings)

@@ -7,7 +7,11 @@ function returning a :class:`TrainResult`:
 - :mod:`lmenv.learners.a2c` — advantage actor-critic with the value head and GAE;
 - :mod:`lmenv.learners.ppo` — PPO: clipped ratio, value loss, entropy bonus, KL control;
 - :mod:`lmenv.learners.dqn` — TD learning of a Q head with a target network; soft (KL-regularised)
-  or hard target.
+  or hard target;
+- :mod:`lmenv.learners.dpo` — DPO and IPO on preference pairs (``train(env, pairs, config, tree=None)``);
+- :mod:`lmenv.learners.grpo` — GRPO, Dr. GRPO and RLOO: group baselines, no critic, the KL in the
+  reward or in the loss (k1 / k2 / k3); :mod:`lmenv.learners.rlhf_experiments` holds their
+  documented runs (docs/rlhf.md).
 
 The network is :class:`lmenv.policy.PolicyValueModel` (a trainable copy of the environment's GPT
 with a value or Q head; the original is the frozen reference), the rollouts
@@ -23,6 +27,8 @@ PPO runs (:func:`train_full_vocabulary`); ``python -m lmenv.learners`` runs them
 from __future__ import annotations
 
 from lmenv.learners import a2c, dqn, ppo, reinforce
+from lmenv.learners import dpo, grpo  # RLHF: DPO/IPO on preference pairs; GRPO, Dr. GRPO, RLOO (docs/rlhf.md)
+from lmenv.learners import ilql  # offline: implicit language Q-learning (docs/ilql_and_decoding.md)
 from lmenv.learners.common import (MetricLog, Settings, TrainResult, discounted_returns, explained_variance,
                                    generalized_advantage_estimation, kl_penalised_rewards)
 from lmenv.learners.experiments import (DEFAULT_RUNS, DOCUMENTED_CONFIGS, FULL_VOCABULARY_CONFIGS, LEARNERS,
@@ -34,6 +40,9 @@ __all__ = [
     "a2c",
     "ppo",
     "dqn",
+    "dpo",
+    "grpo",
+    "ilql",
     "LEARNERS",
     "DOCUMENTED_CONFIGS",
     "DEFAULT_RUNS",

@@ -25,6 +25,7 @@ import torch.nn.functional as F
 
 from lmenv.learners.common import (Run, Settings, TrainResult, explained_variance, generalized_advantage_estimation,
                                    kl_penalised_rewards, masked_mean, seeded_generator)
+from lmenv.model import gradient_step
 from lmenv.policy import PolicyValueModel
 from lmenv.rollout import rollout
 
@@ -82,10 +83,7 @@ def train(env, config: Config = Config(), tree=None) -> TrainResult:
             value_loss = 0.5 * masked_mean((out.values - returns) ** 2, alive)
             entropy_bonus = masked_mean(entropy, alive)
             loss = policy_loss + config.vf_coef * value_loss - config.ent_coef * entropy_bonus
-            optimizer.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
-            optimizer.step()
+            gradient_step(optimizer, loss, config.max_grad_norm)
         run.log(iteration, batch, {
             "losses/policy_loss": policy_loss.item(),
             "losses/value_loss": value_loss.item(),

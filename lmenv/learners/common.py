@@ -32,7 +32,7 @@ class Settings:
     """Settings every learner has (each learner's ``Config`` extends them)."""
 
     seed: int = 0
-    """seeds the network's new heads and the sampling generator: the same seed gives the same run on the same device"""
+    """seeds the learner's sampling generator, its only source of randomness (the network's new heads start at zero; torch's global generator is never used): the same seed gives the same run on the same device"""
     iterations: int = 300
     """training iterations; each collects one rollout of ``batch_size`` episodes, then updates"""
     batch_size: int = 64
@@ -49,6 +49,12 @@ class Settings:
     """with a prefix tree given to ``train``: score exactly every this many iterations (0: at the end only)"""
     progress: bool = True
     """show a tqdm progress bar with the latest reward and KL"""
+    deterministic: bool = True
+    """on a GPU, train with torch's deterministic kernels (``torch.use_deterministic_algorithms``, restored afterwards), so that a seed gives the same run; the CPU's kernels are deterministic already"""
+    precision: str = "float32"
+    """"bfloat16": the transformer under bf16 autocast on a GPU (heads, log-probabilities and losses stay float32); ignored on the CPU"""
+    torch_compile: bool = False
+    """compile the transformer with ``torch.compile`` on a GPU; ignored on the CPU"""
 
 
 @dataclass
@@ -118,6 +124,8 @@ class Run:
 
     def __init__(self, config: Settings, model, kl_coef: float, tree=None):
         self.config, self.model, self.tree, self.kl_coef = config, model, tree, float(kl_coef)
+        if hasattr(model, "configure"):  # mixed precision and compilation: GPU only
+            model.configure(getattr(config, "precision", "float32"), getattr(config, "torch_compile", False))
         self.optimum = None
         if tree is not None and self.kl_coef > 0:
             self.optimum = tree.kl_regularised_optimum(self.kl_coef)
@@ -137,10 +145,12 @@ class Run:
             self._evaluate(0)  # the untrained network: π_ref for the policy-gradient learners
         name = type(self.config).__module__.split(".")[-1]  # "reinforce", "a2c", ...
         self._bar = trange(1, self.config.iterations + 1, disable=not self.config.progress, desc=name)
-        for iteration in self._bar:
-            yield iteration
-            if self.tree is not None and self.config.eval_every and iteration % self.config.eval_every == 0:
-                self._evaluate(iteration)
+        device = getattr(self.model, "device", torch.device("cpu"))
+        with deterministic_algorithms(getattr(self.config, "deterministic", True) and device.type != "cpu"):
+            for iteration in self._bar:
+                yield iteration
+                if self.tree is not None and self.config.eval_every and iteration % self.config.eval_every == 0:
+                    self._evaluate(iteration)
 
     def anneal(self, optimizer, iteration: int) -> None:
         """With ``config.anneal_lr``: learning rate × (1 − (iteration − 1) / iterations)."""
@@ -264,6 +274,35 @@ def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 
 
 def seeded_generator(seed: int, device) -> torch.Generator:
-    """``torch.manual_seed(seed)`` (initialisation) and a generator for sampling on ``device``."""
-    torch.manual_seed(seed)
-    return torch.Generator(device=device).manual_seed(seed)
+    """A generator for sampling on ``device``, seeded with ``seed``: a learner's only source of randomness.
+
+    It leaves torch's global generator alone (no ``torch.manual_seed``): a run is a pure function
+    of its environment, config and seed, whatever ran before it in the process (the network's
+    new heads start at zero and need no random numbers; see :class:`lmenv.policy.PolicyValueModel`).
+    """
+    return torch.Generator(device=device).manual_seed(int(seed))
+
+
+@contextmanager
+def deterministic_algorithms(enabled: bool = True):
+    """Within the block, torch uses deterministic kernels (``torch.use_deterministic_algorithms``); restored after.
+
+    On a GPU some kernels (atomic-add reductions: the backward of an embedding or of
+    ``index_select``, some attention backends) may add in a different order from run to run;
+    this asks torch for deterministic ones, warning (not failing) where an operation has none.
+    cuBLAS also needs ``CUBLAS_WORKSPACE_CONFIG=:4096:8``, which is set here if unset (it takes
+    effect for cuBLAS handles made after it: set it in the environment before the first CUDA
+    matrix product to be sure). ``enabled=False`` changes nothing.
+    """
+    if not enabled:
+        yield
+        return
+    import os
+
+    before = torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(before[0], warn_only=before[1])

@@ -35,6 +35,7 @@ import torch
 from rlcore import LinearDecay, soft_v_from_q
 
 from lmenv.learners.common import Run, Settings, TrainResult, explained_variance, masked_mean, seeded_generator
+from lmenv.model import gradient_step
 from lmenv.policy import PolicyValueModel
 from lmenv.rollout import rollout
 
@@ -78,12 +79,12 @@ class EpisodeBuffer:
 
     def add(self, batch) -> None:
         B = batch.batch_size
-        rows = torch.arange(self.next, self.next + B) % self.capacity
         for name in self.fields:
             value = getattr(batch, name)
+            rows = torch.arange(self.next, self.next + B, device=value.device) % self.capacity
             if name not in self.data:
                 self.data[name] = torch.zeros((self.capacity, *value.shape[1:]), dtype=value.dtype, device=value.device)
-            self.data[name][rows.to(value.device)] = value
+            self.data[name][rows] = value
         self.next = (self.next + B) % self.capacity
         self.size = min(self.size + B, self.capacity)
 
@@ -140,10 +141,7 @@ def train(env, config: Config = Config(), tree=None) -> TrainResult:
                         v_next = torch.cat([v[:, 1:], torch.zeros_like(v[:, :1])], dim=1)  # V⁻(s_{t+1})
                         y = reward + (~mb["terminated"]).float() * v_next  # the TD target
                     td_loss = masked_mean((q_taken - y) ** 2, alive)
-                    optimizer.zero_grad()
-                    td_loss.backward()
-                    torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
-                    optimizer.step()
+                    gradient_step(optimizer, td_loss, config.max_grad_norm)
                     gradient_steps += 1
                     if gradient_steps % config.target_update_interval == 0:
                         target.load_state_dict(model.state_dict())

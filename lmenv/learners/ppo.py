@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from lmenv.learners.common import (Run, Settings, TrainResult, explained_variance, generalized_advantage_estimation,
                                    kl_penalised_rewards,
                                    masked_mean, seeded_generator)
+from lmenv.model import gradient_step
 from lmenv.policy import PolicyValueModel
 from lmenv.rollout import rollout
 
@@ -107,10 +108,7 @@ def train(env, config: Config = Config(), tree=None) -> TrainResult:
                     value_loss = 0.5 * masked_mean((out.values - returns[mb]) ** 2, alive)
                     entropy = masked_mean(-(log_probs.exp() * log_probs).sum(-1), alive)
                     loss = policy_loss + config.vf_coef * value_loss - config.ent_coef * entropy
-                    optimizer.zero_grad()
-                    loss.backward()
-                    torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
-                    optimizer.step()
+                    gradient_step(optimizer, loss, config.max_grad_norm)
                     with torch.no_grad():  # diagnostics: KL(π_old ‖ π_θ) ≈ E[(ρ − 1) − log ρ] (Schulman 2020)
                         approx_kl.append(masked_mean((ratio - 1) - log_ratio, alive).item())
                         clipped.append(masked_mean(((ratio - 1).abs() > config.clip_coef).float(), alive).item())

@@ -26,6 +26,7 @@ import torch.nn.functional as F
 
 from lmenv.learners.common import (Run, Settings, TrainResult, explained_variance, kl_penalised_rewards,
                                    masked_mean, discounted_returns, seeded_generator)
+from lmenv.model import gradient_step
 from lmenv.policy import PolicyValueModel
 from lmenv.rollout import rollout
 
@@ -74,10 +75,7 @@ def train(env, config: Config = Config(), tree=None) -> TrainResult:
             policy_loss = -masked_mean(log_pi * advantages, alive)
             value_loss = 0.5 * masked_mean((out.values - returns) ** 2, alive)
             loss = policy_loss + config.vf_coef * value_loss
-            optimizer.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
-            optimizer.step()
+            gradient_step(optimizer, loss, config.max_grad_norm)
         run.log(iteration, batch, {
             "losses/policy_loss": policy_loss.item(),
             "losses/value_loss": value_loss.item(),

@@ -142,7 +142,7 @@ class MDP:
     def P(self):
         """p(s2 | s, a): an array (S, A, S), or a tuple of A sparse (S, S) matrices when sparse."""
         if self._sparse:
-            S, A = self._n_states, self._n_actions
+            A = self._n_actions
             return tuple(self._P_flat[a::A].tocsr() for a in range(A))
         return self._P_flat.reshape(self._n_states, self._n_actions, self._n_states)
 

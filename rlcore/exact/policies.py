@@ -206,6 +206,12 @@ def max_over_actions(q, keepdims: bool = False):
     numpy reduces each short row of an (S, A) array separately: for A = 2 ``Q.max(axis=1)`` takes
     ~35 ns a state, 20–40× the cost of A − 1 vectorised ``np.maximum`` calls over the columns.
     """
+    if type(q) is np.ndarray and q.ndim == 1 and 0 < q.size <= 32 and not keepdims:
+        values = q.tolist()  # one state's row, at every step of a run: ~4× faster than q.max()
+        total = sum(values)
+        if total == total:  # no NaN (nor both +inf and −inf): Python's max is numpy's
+            return max(values)
+        return q.max()  # numpy's NaN propagation
     if type(q) is np.ndarray and q.ndim == 2 and 1 < q.shape[1] <= 32:
         best = np.maximum(q[:, 0], q[:, 1])
         for a in range(2, q.shape[1]):

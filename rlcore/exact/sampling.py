@@ -57,6 +57,8 @@ class TransitionSampler:
             for row in range(P.shape[0]):
                 lo, hi = P.indptr[row], P.indptr[row + 1]
                 self.rewards[lo:hi] = mdp.transition_rewards(*divmod(row, mdp.n_actions))[self.indices[lo:hi]]
+        self._successors = counts.tolist()  # per row s·A + a, how many next states (1: no search)
+        self._first = P.indptr[:-1].tolist()
         self.initial_support = np.flatnonzero(mdp.initial)
         self.initial_cdf = np.cumsum(mdp.initial[self.initial_support])
         self.single_start = int(self.initial_support[0]) if self.initial_support.size == 1 else None
@@ -73,9 +75,10 @@ class TransitionSampler:
     def step(self, s: int, a: int, rng: np.random.Generator) -> tuple[int, float, float]:
         """(S', R, p(S'|s, a)) for one (s, a), with one uniform number (always, deterministic or not)."""
         row = s * self.n_actions + a
-        lo, hi = self.indptr[row], self.indptr[row + 1]
-        k = np.searchsorted(self.within[lo:hi], rng.random() * self.totals[row], side="right")
-        entry = lo + min(int(k), hi - lo - 1)
+        u = rng.random()
+        entry, n = self._first[row], self._successors[row]
+        if n > 1:
+            entry += min(int(np.searchsorted(self.within[entry:entry + n], u * self.totals[row], side="right")), n - 1)
         return int(self.indices[entry]), float(self.rewards[entry]), float(self.probs[entry] / self.totals[row])
 
     # ------------------------------------------------------------------ a batch of runs
@@ -144,6 +147,7 @@ class MDPEnv(gym.Env):
         self.observation_space = spaces.Discrete(mdp.n_states)
         self.action_space = spaces.Discrete(mdp.n_actions)
         self.sampler = TransitionSampler(mdp)
+        self._n_actions = mdp.n_actions
         self.initial_state_distrib = mdp.initial
         self._P = None
         self._state: int | None = None
@@ -178,7 +182,7 @@ class MDPEnv(gym.Env):
             raise RuntimeError("call reset() before step()")
         if self._done:
             raise RuntimeError("the episode has terminated: call reset() before step()")
-        if not self.action_space.contains(action):
+        if not (type(action) is int and 0 <= action < self._n_actions) and not self.action_space.contains(action):
             raise ValueError(f"invalid action {action!r}: must be an integer in [0, {self.mdp.n_actions})")
         a = int(action)
         s2, reward, prob = self.sampler.step(self._state, a, self.np_random)

@@ -6,6 +6,13 @@
   one run and N runs in lockstep.
 - :mod:`~rlcore.learning.control`: SARSA, Q-learning, Expected SARSA, Monte Carlo control.
 - :mod:`~rlcore.learning.prediction`: TD(0), n-step TD, Monte Carlo prediction.
+- :mod:`~rlcore.learning.traces`: eligibility traces — the off-line λ-return, TD(λ), true online
+  TD(λ), SARSA(λ) (on linear features, :mod:`rlcore.approximation`; imported from ``rlcore``).
+- :mod:`~rlcore.learning.monte_carlo`: Monte Carlo with exploring starts, off-policy prediction with
+  importance sampling, off-policy Monte Carlo control.
+- :mod:`~rlcore.learning.double_q`: double Q-learning; :mod:`~rlcore.learning.nstep_control`:
+  n-step SARSA and tree backup; :mod:`~rlcore.learning.planning`: Dyna-Q, Dyna-Q+ and a world
+  that changes.
 - :mod:`~rlcore.learning.schedules`: ε, τ and step-size schedules.
 - :mod:`~rlcore.learning.table`: the value table, keyed by any hashable observation.
 - :mod:`~rlcore.learning.training`: :func:`~rlcore.learning.training.train`, one run on any
@@ -19,7 +26,11 @@ from rlcore.learning.control import ExpectedSarsa, MonteCarloControl, QLearning,
 from rlcore.learning.evaluation import greedy_path, q_error
 from rlcore.learning.intrinsic import CountBonus
 from rlcore.learning.lockstep import MultiRunHistory, train_lockstep
+from rlcore.learning.monte_carlo import MonteCarloES, OffPolicyMonteCarloControl
 from rlcore.learning.prediction import MonteCarloPrediction, NStepTD, TDZero
+from rlcore.learning.double_q import DoubleQLearning, double_q_learning_target
+from rlcore.learning.nstep_control import NStepSarsa, TreeBackup, tree_backup_return, tree_backup_returns
+from rlcore.learning.planning import ChangingWorldHistory, DynaQ, DynaQPlus, train_changing
 from rlcore.learning.schedules import ExponentialDecay, LinearDecay, VisitCountStepSize
 from rlcore.learning.table import Table
 from rlcore.learning.td import (

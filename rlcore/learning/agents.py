@@ -29,6 +29,14 @@ Observations can be anything hashable (see :mod:`rlcore.learning.table`): with a
 observation space ``agent.Q`` is an (S, A) numpy array, otherwise a dict ``{observation: row}``
 that grows as states are visited. The action space must be ``Discrete``.
 
+**Actions that exist only in some states.** An :class:`rlcore.MDP` has the same A actions in
+every state; an MDP that carries ``action_mask`` (bool, (S, A); e.g.
+:func:`rlcore.mdps.maximization_bias`) says which of them exist in each state. The control agents
+read it from the MDP (or from ``env.unwrapped.mdp``) and give an absent action the value −∞: the
+greedy choice and every max over actions pass it by, and ε-greedy exploration draws among the
+actions that exist. Agents that cannot respect a mask (``handles_action_mask = False``, or a target
+that averages over all actions) refuse such an MDP with a ``TypeError``.
+
 Randomness (exploration, tie-breaking, sampled target actions) comes from one
 ``numpy.random.Generator``, ``agent.rng``, seeded by ``seed=`` or by ``rlcore.train(seed=...)``:
 the same seed gives the same run, bit for bit.
@@ -48,6 +56,7 @@ from rlcore.exact.policies import (
     draw_greedy,
     draw_softmax,
     epsilon_greedy_policy,
+    greedy_policy,
     sample_epsilon_greedy,
     sample_softmax,
     softmax_policy,
@@ -67,13 +76,22 @@ class Agent:
         rng: the ``numpy.random.Generator`` of all the agent's random choices.
     """
 
+    handles_action_mask = False  # whether the agent respects an MDP's action_mask (see the module docstring)
+
     def __init__(self, env, *, gamma, seed):
         name = type(self).__name__
         self.observation_space, self.action_space, default_gamma = spaces_of(env, name)
         self.n_actions = int(self.action_space.n)
         self._action_start = int(self.action_space.start)
         self.gamma = check_gamma(default_gamma if gamma is None else gamma, name)
+        self.action_mask = action_mask_of(env, self.n_actions)
+        if self.action_mask is not None and (not self.handles_action_mask or hasattr(self, "target_probs")):
+            raise TypeError(f"{name} cannot respect the MDP's action_mask (some actions do not exist in some "
+                            "states): it would choose them or average over them. Use an agent that chooses and "
+                            "maximises over the actions that exist (QLearning, Sarsa, DoubleQLearning, "
+                            "NStepSarsa, TreeBackup, DynaQ)")
         self.n_runs = None
+        self.retired = None  # N runs: the runs whose learning no longer counts (set by train_lockstep)
         self.episode = 0
         self.seed(seed)
 
@@ -91,13 +109,14 @@ class Agent:
         self._blocks = {}
 
     def _uniforms(self, width: int, k: int, epsilon=None):
-        """(k, width) uniform numbers for one batched draw (k ≤ N), cut from blocks of 256 draws.
+        """(k, width) uniform numbers for one batched draw (k ≤ N), cut from blocks of 256 draws
+        (fewer when N · width is large: a block holds at most 2²¹ numbers, 16 MB).
 
         With a constant ``epsilon``: (u[:, :−1], the ε-greedy coin flips u[:, −1:] < ε), both
         computed a block at a time."""
         block = self._blocks.get(width if epsilon is None else -width)
-        if block is None or block[0] == 256:
-            u = self._random((256, self.n_runs, width))
+        if block is None or block[0] == len(block[1]):
+            u = self._random((max(1, min(256, (1 << 21) // (self.n_runs * width))), self.n_runs, width))
             parts = [u] if epsilon is None else [np.ascontiguousarray(u[..., :-1]), u[..., -1:] < epsilon]
             block = self._blocks[width if epsilon is None else -width] = [0, *parts]
         i = block[0]
@@ -107,20 +126,34 @@ class Agent:
         return block[1][i, :k] if epsilon is None else (block[1][i, :k], block[2][i, :k])
 
     # ------------------------------------------------------------------ many runs
-    def copies(self, n_runs: int, rng: np.random.Generator):
+    def copies(self, n_runs: int, rng: np.random.Generator, alpha=None):
         """N independent copies of this agent in one object, for :func:`rlcore.train_lockstep`.
 
         The copies have this agent's class and settings; each run starts from a copy of this
         agent's current table(s), with visit counts and episode counters at 0, and every random
         choice comes from ``rng``. This agent is left unchanged. Needs a Discrete observation space.
+
+        Args:
+            alpha: one constant step size per run, shape (n_runs,), instead of the agent's own α:
+                a parameter study over α in one call (agents with a constant α only).
         """
         if not self._table.is_array:
             raise TypeError(f"{type(self).__name__}: many runs need a Discrete observation space (one table row per state)")
+        per_run_alpha = None
+        if alpha is not None:
+            if getattr(self, "_alpha_schedule", None) is not None or not hasattr(self, "_alpha"):
+                raise TypeError(f"{type(self).__name__}: one α per run needs an agent with a constant step size α")
+            per_run_alpha = _checks.real_array(alpha, "alpha")
+            if per_run_alpha.shape != (n_runs,):
+                raise ValueError(f"alpha must have one step size per run, shape ({n_runs},); got shape {per_run_alpha.shape}")
+            schedules.check_alpha(per_run_alpha)
         runs = copy.copy(self)
+        runs._alpha_per_run = per_run_alpha
         for name, value in vars(self).items():
             if isinstance(value, Table):
                 setattr(runs, name, value.replicate(n_runs))
         runs.n_runs = int(n_runs)
+        runs.retired = np.zeros(n_runs, dtype=bool)
         runs.episode = np.zeros(n_runs, dtype=np.int64)
         runs.rng, runs._random, runs._blocks = rng, rng.random, {}
         return runs
@@ -156,7 +189,38 @@ class Agent:
         old = values[rows, a]
         if alpha is None:
             alpha = self._alpha if self._alpha_schedule is None else self._step_size(table, rows, a)
+            if getattr(self, "_alpha_per_run", None) is not None:
+                alpha = self._alpha_per_run[np.asarray(rows) // table.n]  # row run·S + s: the run's own α
         values[rows, a] = old + alpha * (target - old)
+
+    def _update_in_order(self, rows, a, targets, table: Table | None = None) -> None:
+        """The updates x ← x + α (target_i − x) of the entries (rows[i], a[i]), one after another in the
+        order i = 0, 1, … (one episode of one run; ``a`` a number or one per update).
+
+        With a constant α, k updates of one entry compose to x ← (1 − α)^k x + Σ_i α (1 − α)^(k−1−i) target_i
+        (i counting that entry's updates), which is applied to every entry at once; with α by visit
+        count, one at a time. The same numbers up to rounding.
+        """
+        table = self._table if table is None else table
+        rows = np.asarray(rows, dtype=np.int64)
+        keys = rows * table.width + np.asarray(a, dtype=np.int64)  # the flat entry of each update
+        if self._alpha_schedule is not None or keys.size < 16:  # (a short loop is quicker than the closed form)
+            for row, action, target in zip(rows.tolist(), np.broadcast_to(a, rows.shape).tolist(), np.asarray(targets).tolist()):
+                self._update(row, action, target, table=table)
+            return
+        alpha = self._alpha
+        if getattr(self, "_alpha_per_run", None) is not None:
+            alpha = self._alpha_per_run[rows[0] // table.n]  # one run: its own α
+        entries, group, counts = np.unique(keys, return_inverse=True, return_counts=True)
+        order = np.argsort(group, kind="stable")  # updates grouped by entry, in time order within a group
+        start = np.concatenate(([0], np.cumsum(counts)[:-1]))
+        position = np.arange(keys.size) - np.repeat(start, counts)  # rank of each update within its entry, in time
+        later = np.empty(keys.size, dtype=np.int64)  # how many updates of the same entry come after each one
+        later[order] = counts[group[order]] - 1 - position
+        flat = table._values.reshape(-1)
+        decayed = (1.0 - alpha) ** counts * flat[entries]
+        flat[entries] = decayed + np.bincount(group, weights=alpha * (1.0 - alpha) ** later * np.asarray(targets, dtype=float),
+                                              minlength=entries.size)
 
     def _step_size(self, table: Table, rows, a):
         """α for the entries (rows, a): the constant α, or α(N) after counting this visit."""
@@ -228,9 +292,15 @@ class Agent:
 class _Control(Agent):
     """Shared by the control agents: Q, the ε-greedy or softmax behaviour policy, acting."""
 
+    handles_action_mask = True
+
     def __init__(self, env, *, gamma, alpha, epsilon, temperature, initial_value, seed):
         super().__init__(env, gamma=gamma, seed=seed)
         self._value_table(alpha, initial_value, self.n_actions)
+        self._allowed = None  # per state, the list of the actions that exist (with an action mask)
+        if self.action_mask is not None:
+            self._mask_table(self._table)
+            self._allowed = [np.flatnonzero(row).tolist() for row in self.action_mask]
         if epsilon is not None and temperature is not None:
             raise ValueError("give epsilon (ε-greedy exploration) or temperature (softmax exploration), not both")
         if temperature is None:
@@ -246,6 +316,10 @@ class _Control(Agent):
             if self._temperature_schedule is not None:
                 self._temperature = float(self._temperature_schedule(0))
         self.epsilon_setting, self.temperature_setting = epsilon, temperature
+
+    def _mask_table(self, table: Table) -> None:
+        """Set the entries of the actions that do not exist (``action_mask`` False) to −∞."""
+        table._values[~self.action_mask] = -np.inf
 
     @property
     def Q(self):
@@ -290,7 +364,12 @@ class _Control(Agent):
         """π(·|s) of the behaviour policy for action values q, (A,) or one row per run (N, A);
         with ``run``, for action values (A,) of that one run (its own ε or τ)."""
         if self._temperature is None:
-            return epsilon_greedy_policy(q, _of_run(self._epsilon, run))
+            epsilon = _of_run(self._epsilon, run)
+            if self.action_mask is None:
+                return epsilon_greedy_policy(q, epsilon)
+            exists = np.asarray(q) > -np.inf  # ε spread over the actions that exist
+            epsilon = np.asarray(epsilon, dtype=float)[..., None] if np.ndim(epsilon) else epsilon
+            return (1.0 - epsilon) * greedy_policy(q) + epsilon * exists / exists.sum(axis=-1, keepdims=True)
         return softmax_policy(q, _of_run(self._temperature, run))
 
     def _behaviour(self, rows, obs=None, runs=None, exploration=None):
@@ -306,17 +385,26 @@ class _Control(Agent):
             if self._temperature is not None:
                 return draw_softmax(q, self._temperature, self._random)
             if self._random() < self._epsilon:
-                return int(self._random() * self.n_actions)
+                if self._allowed is None:
+                    return int(self._random() * self.n_actions)
+                allowed = self._allowed[rows]
+                return allowed[int(self._random() * len(allowed))]
             return draw_greedy(q, self._random)
         q = table._values.take(rows, axis=0)
         if exploration is None:
             if self._temperature is None and self._epsilon_schedule is None:  # a constant ε: coin flips drawn ahead
                 noise, explore = self._uniforms(self.n_actions + 1, len(rows), self._epsilon)
+                if self._allowed is not None:
+                    explore = explore & (q > -np.inf)  # explore among the actions that exist
                 return sample_epsilon_greedy(q, self._epsilon, noise, explore)
             exploration = _of_run(self._epsilon if self._temperature is None else self._temperature, runs)
         if self._temperature is not None:
             return sample_softmax(q, exploration, self._uniforms(1, len(rows)))
-        return sample_epsilon_greedy(q, exploration, self._uniforms(self.n_actions + 1, len(rows)))
+        u = self._uniforms(self.n_actions + 1, len(rows))
+        if self._allowed is not None:
+            explore = (u[:, -1:] < np.reshape(exploration, (-1, 1))) & (q > -np.inf)
+            return sample_epsilon_greedy(q, exploration, u[:, :-1], explore)
+        return sample_epsilon_greedy(q, exploration, u)
 
     def _episode_begins(self, runs=None) -> None:
         """Count the episode and read ε_k or τ_k off its schedule (per run for N runs)."""
@@ -426,6 +514,8 @@ class EpisodeLearner(Agent):
     ends it learns from all of it (:meth:`learn_episode`) — the same code for one run and N runs.
     """
 
+    handles_action_mask = False  # a subclass that chooses only among the actions that exist sets it
+
     def start(self, obs):
         """Begin an episode in ``obs`` and return A_0."""
         self._episodes = Episodes(self.n_runs)
@@ -436,7 +526,10 @@ class EpisodeLearner(Agent):
         s_t = self._row(obs, terminated, truncated)
         self._episodes.record(self._s_tm1, self._a_tm1, r_t, self.gamma * (1.0 - terminated))
         self.learn_window(s_t)
-        for run, rows, actions, rewards, discounts in self._episodes.ended(terminated | truncated):
+        ended = terminated | truncated
+        if self.retired is not None:
+            ended = ended & ~self.retired  # the episodes of retired runs are not learned from
+        for run, rows, actions, rewards, discounts in self._episodes.ended(ended):
             self.learn_episode(rows, actions, rewards, discounts, s_t if run is None else s_t[run], run)
         return self._continue(s_t, None, terminated, truncated, restart, obs)
 
@@ -511,6 +604,22 @@ class Episodes:
         return (runs, self._arrays["rows"][runs, tau], self._arrays["rewards"][runs[:, None], steps],
                 self._arrays["discounts"][runs[:, None], steps])
 
+    def last(self, n: int):
+        """(runs, rows, actions, rewards, discounts), each (k, n), of the last n steps of the runs whose
+        episode is at least n steps long: S_τ … S_{τ+n−1}, A_τ … A_{τ+n−1}, R_{τ+1} … R_{τ+n} and
+        γ_{τ+1} … γ_{τ+n} with τ = t − n (runs is None for one run, and the arrays are (n,)); None
+        when no episode is that long."""
+        if self.n_runs is None:
+            if len(self.rows) < n:
+                return None
+            return (None, np.array(self.rows[-n:]), np.array(self.actions[-n:], dtype=np.int64),
+                    np.array(self.rewards[-n:], dtype=float), np.array(self.discounts[-n:], dtype=float))
+        runs = np.flatnonzero(self.length >= n)
+        if runs.size == 0:
+            return None
+        steps = (self.length[runs] - n)[:, None] + np.arange(n)
+        return (runs, *(self._arrays[name][runs[:, None], steps] for name in ("rows", "actions", "rewards", "discounts")))
+
 
 # ---------------------------------------------------------------------- helpers
 def _of_run(value, run):
@@ -531,6 +640,23 @@ def spaces_of(env, who: str):
         raise TypeError(f"{who} needs a Discrete action space (a tabular agent picks one of A actions); "
                         f"got {action_space}")
     return observation_space, action_space, None
+
+
+def action_mask_of(env, n_actions: int):
+    """The ``action_mask`` of an :class:`rlcore.MDP` (or of ``env.unwrapped.mdp``): bool (S, A), True
+    where the action exists in the state; None when the MDP has none (every action everywhere)."""
+    mdp = env if isinstance(env, MDP) else getattr(getattr(env, "unwrapped", env), "mdp", None)
+    mask = getattr(mdp, "action_mask", None) if isinstance(mdp, MDP) else None
+    if mask is None:
+        return None
+    mask = np.asarray(mask)
+    if mask.dtype != bool or mask.shape != (mdp.n_states, n_actions):
+        raise ValueError(f"action_mask must be a bool array of shape (S, A) = ({mdp.n_states}, {n_actions}); "
+                         f"got {mask.dtype} {mask.shape}")
+    if not mask.any(axis=1).all():
+        raise ValueError(f"action_mask must leave every state at least one action; state "
+                         f"{int(np.flatnonzero(~mask.any(axis=1))[0])} has none")
+    return mask
 
 
 def check_gamma(gamma, who: str) -> float:

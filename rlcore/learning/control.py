@@ -138,8 +138,10 @@ class MonteCarloControl(EpisodeLearner, _Control):
 
     def learn_episode(self, rows, actions, rewards, discounts, last_row, run) -> None:
         """Q(S_t, A_t) ← Q(S_t, A_t) + α [G_t − Q(S_t, A_t)] at first (or every) visits, in time order."""
-        q_T = self._table.read(last_row)
-        v_T = float(np.dot(self._probs(q_T, run), q_T))  # read only when γ_T ≠ 0, i.e. truncation
+        v_T = 0.0
+        if discounts[-1] != 0.0:  # truncated: bootstrap from Σ_a π(a|S_T) Q(S_T, a)
+            q_T = self._table.read(last_row)
+            v_T = float(np.dot(self._probs(q_T, run), q_T))
         returns = discounted_returns(rewards, discounts, v_T)
         for t in first_visits(rows, actions) if self.first_visit else range(len(rows)):
             self._update(rows[t], actions[t], returns[t])

@@ -63,7 +63,7 @@ class MultiRunHistory:
 
 def train_lockstep(agent, mdp, n_runs: int, n_episodes: int, *, seed=None,
                    max_episode_steps: int | None = DEFAULT_MAX_EPISODE_STEPS, snapshot_every: int | None = None,
-                   progress: bool = False) -> MultiRunHistory:
+                   progress: bool = False, alpha=None) -> MultiRunHistory:
     """Run ``n_runs`` independent copies of ``agent`` on ``mdp`` for ``n_episodes`` episodes each.
 
     Args:
@@ -80,6 +80,9 @@ def train_lockstep(agent, mdp, n_runs: int, n_episodes: int, *, seed=None,
         snapshot_every: copy every run's table every that many episodes (and before the first and
             after the last).
         progress: show a tqdm bar over the N·E episodes.
+        alpha: one constant step size per run, shape (n_runs,), instead of the agent's own α — a
+            parameter study in one call, e.g. ``alpha=np.repeat(alphas, 100)`` for 100 runs of each
+            α (S&B Figures 6.2, 7.2); runs keep this order in the result.
 
     Returns:
         a :class:`MultiRunHistory`.
@@ -107,7 +110,7 @@ def train_lockstep(agent, mdp, n_runs: int, n_episodes: int, *, seed=None,
     if np.any(mdp.initial[mdp.terminal] > 0):
         raise ValueError("the MDP can start in a terminal state; an episode there has no steps to learn from")
     rng = np.random.default_rng(seed)
-    runs = agent.copies(n_runs, rng)
+    runs = agent.copies(n_runs, rng, alpha=alpha)
     return _run(runs, mdp, n_episodes, rng, cap, snapshot_schedule(n_episodes, snapshot_every),
                 progress, f"{type(agent).__name__} × {n_runs}")
 
@@ -193,6 +196,7 @@ def _run(runs, mdp, E, rng, max_steps, snapshot_episodes, progress, name) -> Mul
             newly = np.flatnonzero((runs.episode > E) & ~complete)  # runs that have just played their last episode
             finals[newly] = tables[newly]
             complete[newly] = True
+            runs.retired[newly] = True  # they keep stepping (no array is resized), their learning is not needed
             n_complete += newly.size
             next_check = step + max(1, E + 1 - int(runs.episode[~complete].max(initial=0)))
     _flush(log_r, log_episode, k, base, E, returns, lengths)

@@ -30,10 +30,10 @@ class _Evaluation(Agent):
         self._policy_cdf = np.cumsum(check_policy(policy, len(self._table), self.n_actions), axis=1)
         self._policy_cdf_rows = self._policy_cdf.tolist()
 
-    def copies(self, n_runs, rng):
+    def copies(self, n_runs, rng, alpha=None):
         if callable(self.policy):
             raise TypeError("many runs need the evaluated policy as an (S, A) array (or None for uniform), not a callable")
-        runs = super().copies(n_runs, rng)
+        runs = super().copies(n_runs, rng, alpha=alpha)
         if self._policy_cdf is not None:
             runs._policy_cdf = np.tile(self._policy_cdf, (n_runs, 1))  # row run·S + s
         return runs
@@ -142,8 +142,9 @@ class NStepTD(EpisodeLearner, _Evaluation):
     def learn_episode(self, rows, actions, rewards, discounts, last_row, run) -> None:
         """The windows cut by the end of the episode: τ = T − n + 1, …, T − 1, bootstrapped from V(S_T)."""
         v_T = self._table.read(last_row)[0]
-        for tau in range(max(0, len(rows) - self.n + 1), len(rows)):
-            self._update(rows[tau], 0, n_step_return(rewards[tau:], discounts[tau:], v_T))
+        first = max(0, len(rows) - self.n + 1)
+        returns = discounted_returns(rewards[first:], discounts[first:], v_T)  # G_{τ:T} for every τ ≥ first, one pass
+        self._update_in_order(rows[first:], 0, returns)
 
     def __repr__(self) -> str:
         return super().__repr__()[:-1] + f", n={self.n})"
@@ -174,8 +175,8 @@ class MonteCarloPrediction(EpisodeLearner, _Evaluation):
         """V(S_t) ← V(S_t) + α [G_t − V(S_t)] at every (or the first) visit, in time order."""
         v_T = float(self._table.read(last_row)[0])  # read only when truncated
         returns = discounted_returns(rewards, discounts, v_T)
-        for t in first_visits(rows) if self.first_visit else range(len(rows)):
-            self._update(rows[t], 0, returns[t])
+        steps = first_visits(rows) if self.first_visit else slice(None)
+        self._update_in_order(rows[steps], 0, returns[steps])
 
     def __repr__(self) -> str:
         return super().__repr__()[:-1] + f", first_visit={self.first_visit})"

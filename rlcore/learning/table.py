@@ -86,6 +86,8 @@ class Table:
     def read(self, row) -> np.ndarray:
         """The values of a row, shape (width,) (a view), or of rows, shape (N, width); row −1 reads
         ``initial_value`` (an unvisited observation)."""
+        if getattr(self, "_rows_of", None) is not None:
+            self._grow_to()
         if isinstance(row, (int, np.integer)):
             return self._fresh if row < 0 else self._values[row]
         return self._values.take(row, axis=0)
@@ -100,6 +102,22 @@ class Table:
         except TypeError:
             return observation_key(obs)
 
+    def share_rows(self, other: Table) -> None:
+        """Key this table's rows exactly as ``other``'s (same observations, same rows): for values
+        kept beside another table, such as a critic's V beside the logits θ (keyed tables only)."""
+        if not self.is_array:
+            self._keys = other._keys
+            self._rows_of = other
+
+    def _grow_to(self) -> None:
+        """Grow to as many rows as the table whose keys this one shares."""
+        need = self._rows_of._values.shape[0]
+        if self._values.shape[0] < need:
+            extra = need - self._values.shape[0]
+            self._values = np.concatenate([self._values, np.full((extra, self.width), self.initial_value)])
+            if self._counts is not None:
+                self._counts = np.concatenate([self._counts, np.zeros((extra, self.width), dtype=np.int64)])
+
     def _add(self, key) -> int:
         row = len(self._keys)
         if row == self._values.shape[0]:  # full: double the rows
@@ -113,6 +131,8 @@ class Table:
     @property
     def values(self) -> np.ndarray:
         """The values, (rows, width): the live array (a view of the visited rows for keyed tables)."""
+        if getattr(self, "_rows_of", None) is not None:
+            self._grow_to()
         return self._values if self.is_array else self._values[:len(self._keys)]
 
     @property
@@ -124,6 +144,8 @@ class Table:
 
     def as_data(self, counts: bool = False):
         """The table as users read it: the (S, width) array (live), or ``{key: row}`` with live views."""
+        if getattr(self, "_rows_of", None) is not None:
+            self._grow_to()
         table = self._values if not counts else self._counts
         if self.is_array:
             return table

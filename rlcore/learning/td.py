@@ -109,12 +109,26 @@ def discounted_returns(r_t, discount_t, v_T=0.0) -> np.ndarray:
     """
     r_t = np.asarray(r_t, dtype=float)
     discount_t = np.asarray(discount_t, dtype=float)
+    if r_t.ndim == 1 and discount_t.shape == r_t.shape and r_t.size > 32 and np.ndim(v_T) == 0:
+        constant = discount_t[:-1]
+        if constant.size and np.all(constant == constant[0]):  # one γ until the last step: a linear filter
+            return _filtered_returns(r_t, float(constant[0]), float(discount_t[-1] * v_T))
     G = np.empty(np.broadcast_shapes(r_t.shape, discount_t.shape))
     g = np.asarray(v_T, dtype=float)
     for t in range(G.shape[-1] - 1, -1, -1):
         g = r_t[..., t] + discount_t[..., t] * g
         G[..., t] = g
     return G
+
+
+def _filtered_returns(r_t, gamma: float, bootstrap: float) -> np.ndarray:
+    """The same recursion for a long episode with one γ: y_k = x_k + γ y_{k−1} over the reversed rewards
+    (``scipy.signal.lfilter``, the same additions and products in C), with γ_T v_T added to R_T."""
+    from scipy.signal import lfilter
+
+    x = r_t[::-1].copy()
+    x[0] += bootstrap
+    return lfilter([1.0], [1.0, -gamma], x)[::-1]
 
 
 def n_step_return(r_t, discount_t, v_tpn):
@@ -133,7 +147,9 @@ def n_step_return(r_t, discount_t, v_tpn):
     Returns:
         G_{t:t+n}, shape (...).
     """
-    return discounted_returns(r_t, discount_t, v_tpn)[..., 0]
+    r_t, discount_t = np.asarray(r_t, dtype=float), np.asarray(discount_t, dtype=float)
+    weights = np.cumprod(discount_t, axis=-1)  # γ_{t+1}, γ_{t+1}γ_{t+2}, …: the weight of R_{t+k+1} is weights[k−1]
+    return r_t[..., 0] + (weights[..., :-1] * r_t[..., 1:]).sum(axis=-1) + weights[..., -1] * v_tpn
 
 
 def select(values, index):

@@ -15,3 +15,14 @@ from rlcore.mdps.classic import (
     random_walk,
     two_state,
 )
+from rlcore.mdps.chapters_6_8 import (
+    BLOCKING_MAZE_CHANGES_AT,
+    SHORTCUT_MAZE_CHANGES_AT,
+    WINDY_GRIDWORLD_WIND,
+    blocking_maze,
+    dyna_maze,
+    maximization_bias,
+    shortcut_maze,
+    windy_gridworld,
+)
+from rlcore.mdps.chapters_9_12 import random_walk_1000

@@ -47,7 +47,8 @@ class _PolicyAgent(Agent):
         if critic:
             schedules.check_alpha(alpha_value, "alpha_value")
             self.alpha_value = float(alpha_value)
-            self._critic = Table(self.observation_space, 1, 0.0)  # V(s)
+            self._critic = Table(self.observation_space, 1, 0.0)  # V(s), one row per row of θ
+            self._critic.share_rows(self._table)
 
     @property
     def theta(self):
@@ -94,7 +95,7 @@ class _PolicyAgent(Agent):
         """V at the table rows (0 without a baseline)."""
         if self._critic is None:
             return np.zeros(np.shape(rows))
-        return self._critic._values[rows, 0] if np.ndim(rows) else float(self._critic.read(rows)[0])
+        return self._critic.read(rows)[..., 0] if np.ndim(rows) else float(self._critic.read(rows)[0])
 
     def __repr__(self) -> str:
         table = f"array{self._table.values.shape}" if self._table.is_array else f"dict({len(self._table)} states)"

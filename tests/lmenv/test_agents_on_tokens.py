@@ -5,7 +5,6 @@ horizon 5, reward = ContainsWord("the") (terminal, sparse) + AvoidCharacters("s"
 (immediate, dense). V*(s_0) = 1; the bundled model's own policy scores V^{π_ref}(s_0) ≈ −0.05.
 """
 
-import numpy as np
 import pytest
 
 import lmenv

@@ -37,14 +37,6 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 VOCAB = "\n !,.:;?ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 
-@pytest.fixture(scope="module")
-def tiny():
-    torch.manual_seed(0)
-    tokenizer = CharTokenizer(VOCAB)
-    model = GPT(GPTConfig(vocab_size=tokenizer.vocab_size, block_size=32, n_layer=2, n_head=2, n_embd=32)).eval()
-    return model, tokenizer
-
-
 def make(tiny, **kwargs):
     model, tokenizer = tiny
     defaults = dict(prompt="ROMEO:\n", max_new_tokens=4, actions="etaoinsh")

@@ -43,8 +43,9 @@ def test_beats_bigram(pretrained, corpus):
 
 def test_samples_are_text(pretrained):
     model, tok = pretrained
-    prompt = torch.tensor([tok.encode("ROMEO.\n")])
-    out = model.generate(prompt, 300, temperature=0.8, generator=torch.Generator().manual_seed(0))
+    device = next(model.parameters()).device
+    prompt = torch.tensor([tok.encode("ROMEO.\n")], device=device)
+    out = model.generate(prompt, 300, temperature=0.8, generator=torch.Generator(device=device).manual_seed(0))
     text = tok.decode(out[0, prompt.shape[1] :].tolist())
     assert len(text) == 300
     assert all(c.isprintable() or c == "\n" for c in text)

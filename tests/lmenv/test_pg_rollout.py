@@ -70,10 +70,15 @@ def test_kl_to_optimum_both_ways(kl_tree, kl_optimum):
     assert hard.task_return == pytest.approx(1.0)
 
 
+def generator(model, seed: int) -> torch.Generator:
+    """The sampling generator on the model's device (a CPU generator cannot drive a CUDA rollout)."""
+    return torch.Generator(device=model.device).manual_seed(seed)
+
+
 def test_rollout_pays_what_the_environment_pays(kl_env, kl_tree, model, untrained_policy):
-    batch = rollout(model, kl_env, 16, torch.Generator().manual_seed(0))
+    batch = rollout(model, kl_env, 16, generator(model, 0))
     assert batch.alive.all() and batch.terminated[:, -1].all() and not batch.terminated[:, :-1].any()
-    np.testing.assert_array_equal(batch.tokens.numpy(), kl_env.action_tokens[batch.actions.numpy()])
+    np.testing.assert_array_equal(batch.tokens.cpu().numpy(), kl_env.action_tokens[batch.actions.cpu().numpy()])
     policy = untrained_policy
     single = lmenv.TokenEnv(prompt=kl_env.prompt, max_new_tokens=5, actions="etaoinsh", reward=kl_env.reward_fn,
                             kl_coef=BETA, reference=kl_env.reference)
@@ -83,8 +88,8 @@ def test_rollout_pays_what_the_environment_pays(kl_env, kl_tree, model, untraine
             s = kl_tree.index[single.prefix]
             a = int(batch.actions[b, t])
             # the KV-cached lockstep rollout gives the policy of the batched tree evaluation
-            np.testing.assert_allclose(batch.log_probs[b, t].exp().numpy(), policy[s], atol=1e-5)
-            np.testing.assert_allclose(batch.ref_log_probs[b, t].exp().numpy(), kl_tree.reference[s], atol=1e-6)
+            np.testing.assert_allclose(batch.log_probs[b, t].exp().cpu().numpy(), policy[s], atol=1e-5)
+            np.testing.assert_allclose(batch.ref_log_probs[b, t].exp().cpu().numpy(), kl_tree.reference[s], atol=1e-6)
             _, r, terminated, _, info = single.step(a)
             assert float(batch.env_rewards[b, t]) == pytest.approx(r, abs=1e-5)
             assert float(batch.rewards[b, t]) == pytest.approx(kl_tree.task_mdp.R[s, a], abs=1e-6)
@@ -101,13 +106,14 @@ def test_reference_sources_agree_and_vocab_actions(kl_env):
     vocab = lmenv.TokenEnv(prompt="ROMEO:\n", max_new_tokens=6, actions="vocab", reward=R.AvoidCharacters("e"),
                            kl_coef=0.05)
     net = PolicyValueModel(vocab)
-    cached = rollout(net, vocab, 8, torch.Generator().manual_seed(3), reference_source="cache")
-    forward = rollout(net, vocab, 8, torch.Generator().manual_seed(3), reference_source="forward")
+    cached = rollout(net, vocab, 8, generator(net, 3), reference_source="cache")
+    forward = rollout(net, vocab, 8, generator(net, 3), reference_source="forward")
     torch.testing.assert_close(cached.tokens, forward.tokens)
     torch.testing.assert_close(cached.ref_log_probs, forward.ref_log_probs, atol=1e-4, rtol=0)
     for b in range(8):
         prefix = tuple(cached.tokens[b, :3].tolist())
-        np.testing.assert_allclose(forward.ref_log_probs[b, 3].numpy(), vocab.reference.log_probs(prefix), atol=1e-4)
+        np.testing.assert_allclose(forward.ref_log_probs[b, 3].cpu().numpy(), vocab.reference.log_probs(prefix),
+                                   atol=1e-4)
     with pytest.raises(ValueError, match="top_k"):
         PolicyValueModel(lmenv.TokenEnv(prompt="ROMEO:\n", max_new_tokens=3, top_k=5))
 
@@ -117,10 +123,10 @@ def test_rollout_with_a_stop_token(kl_env):
     stop = lmenv.TokenEnv(prompt="ROMEO:\nI ", max_new_tokens=5, actions="eth ", stop_token=" ",
                           reward=R.ContainsWord("the") + R.AvoidCharacters("e", 0.1), kl_coef=BETA)
     net = PolicyValueModel(stop)
-    batch = rollout(net, stop, 64, torch.Generator().manual_seed(1))
+    batch = rollout(net, stop, 64, generator(net, 1))
     lengths = batch.alive.sum(1)
     assert lengths.min() < 5 and lengths.max() == 5  # some stopped early
-    assert torch.equal(batch.terminated.sum(1), torch.ones(64, dtype=torch.long))  # one terminal step each
+    assert torch.equal(batch.terminated.sum(1).cpu(), torch.ones(64, dtype=torch.long))  # one terminal step each
     for b in range(64):
         stop.reset()
         for t in range(int(lengths[b])):

@@ -7,23 +7,12 @@ bundled model.
 import gymnasium as gym
 import numpy as np
 import pytest
-import torch
 from gymnasium.utils.env_checker import check_env
 
 import lmenv
 from lmenv import rewards as R
-from lmenv.model import GPT, GPTConfig
-from lmenv.tokenizer import CharTokenizer
 
 VOCAB = "\n !,.:;?ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-
-
-@pytest.fixture(scope="module")
-def tiny():
-    torch.manual_seed(0)
-    tokenizer = CharTokenizer(VOCAB)
-    model = GPT(GPTConfig(vocab_size=tokenizer.vocab_size, block_size=32, n_layer=2, n_head=2, n_embd=32)).eval()
-    return model, tokenizer
 
 
 def make(tiny, **kwargs):

@@ -15,6 +15,14 @@ def test_max_over_actions_is_row_max(shape):
     np.testing.assert_array_equal(max_over_actions(Q), Q.max(axis=1))
 
 
+@pytest.mark.parametrize("row", [[0.3, -1.2, 0.7, 0.7], [np.nan, 1.0], [1.0, np.nan], [0.1, 0.5, -np.inf, 0.2],
+                                 [np.inf, -np.inf], [-np.inf, -np.inf], [2.5], list(np.linspace(-1, 1, 33))])
+def test_max_over_actions_of_one_row_is_numpys_max_nan_included(row):
+    """One state's row (the path every step of a tabular run takes): numpy's answer, NaN propagated."""
+    q = np.array(row)
+    np.testing.assert_array_equal(max_over_actions(q), q.max())
+
+
 @pytest.mark.parametrize("sparse", [False, True])
 def test_deterministic_policy_transition_matches_the_weighted_sum(sparse):
     mdp = mdps.garnet(30, 4, 5, seed=1, sparse=sparse)

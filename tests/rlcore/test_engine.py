@@ -20,6 +20,7 @@ from rlcore.exact.policies import (
 )
 from rlcore.exact.sampling import TransitionSampler
 from rlcore.learning import NStepTD, TDZero, train, train_lockstep
+from testkit import assert_both_runners_agree
 
 ALL_AGENTS = {
     "QLearning": lambda env, **kw: rl.QLearning(env, alpha=0.2, epsilon=0.2, **kw),
@@ -34,42 +35,11 @@ ALL_AGENTS = {
 }
 
 
-def assert_same_mean(a, b, what):
-    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    se = np.sqrt(a.var(ddof=1) / a.size + b.var(ddof=1) / b.size)
-    assert abs(a.mean() - b.mean()) <= 4.5 * se, f"{what}: {a.mean():.4f} vs {b.mean():.4f} (SE of difference {se:.4f})"
-
-
 # ---------------------------------------------------------------------- one agent class, two runners
 @pytest.mark.parametrize("name", ALL_AGENTS)
 def test_every_agent_runs_under_both_runners_with_the_same_statistics(name):
     """The 7-state random walk with two actions (left/right chosen by the agent), 15-step time limit."""
-    mdp = _walk_with_choice()
-    make = ALL_AGENTS[name]
-    lock = train_lockstep(make(mdp), mdp, 300, 30, seed=0, max_episode_steps=15)
-    env = mdp.to_env(max_episode_steps=15)
-    singles = [train(make(env, gamma=1.0), env, 30, seed=seed, progress=False) for seed in range(60)]
-    assert lock.returns.shape == (300, 30) and lock.truncated.any()
-    assert_same_mean(lock.returns.mean(axis=1), [h.returns.mean() for h in singles], f"{name}: mean return")
-    assert_same_mean(lock.lengths.mean(axis=1), [h.lengths.mean() for h in singles], f"{name}: mean length")
-    assert_same_mean(lock.returns[:, -10:].mean(axis=1), [h.returns[-10:].mean() for h in singles],
-                     f"{name}: late return")
-
-
-def _walk_with_choice():
-    """States 0..6, both ends terminal (reward +1 on the right), actions: left, right."""
-    S = 7
-    P = np.zeros((S, 2, S))
-    R = np.zeros((S, 2))
-    for s in range(1, S - 1):
-        P[s, 0, s - 1] = P[s, 1, s + 1] = 1.0
-        R[s, 1] = 1.0 if s + 1 == S - 1 else 0.0
-    P[0, :, 0] = P[S - 1, :, S - 1] = 1.0
-    terminal = np.zeros(S, dtype=bool)
-    terminal[[0, S - 1]] = True
-    initial = np.zeros(S)
-    initial[3] = 1.0
-    return rl.MDP(P, R, 1.0, terminal=terminal, initial=initial)
+    assert_both_runners_agree(ALL_AGENTS[name], name)
 
 
 def test_n_step_td_under_lockstep_reproduces_train_exactly_with_a_deterministic_policy():
@@ -203,3 +173,38 @@ def test_lmenv_readouts_are_rlcore_policies_on_torch_tensors():
                                epsilon_greedy_policy(q.detach().numpy(), 0.1), atol=1e-12)
     np.testing.assert_allclose(rl.soft_v_from_q(q.detach(), 0.5, log_reference=log_ref).numpy(),
                                rl.soft_v_from_q(q.detach().numpy(), 0.5, log_ref.exp().numpy()), atol=1e-12)
+
+
+def test_one_step_size_per_run_is_a_parameter_study_in_one_call():
+    """Without randomness (ε = 0, deterministic MDP, a random Q without ties) run i of a lockstep call
+    with alpha=[α_0, α_1, …] is rlcore.train with α_i, bit for bit — for a one-step and an n-step agent."""
+    mdp = mdps.cliff_walking()
+    Q0 = np.random.default_rng(5).random((mdp.n_states, mdp.n_actions))
+    alphas = np.array([0.1, 0.5, 0.9])
+    agent = rl.QLearning(mdp, alpha=0.3, epsilon=0.0)
+    agent.Q[:] = Q0
+    lock = train_lockstep(agent, mdp, 3, 20, seed=0, max_episode_steps=60, alpha=alphas)
+    for run, alpha in enumerate(alphas):
+        single = rl.QLearning(mdp.to_env(max_episode_steps=60), alpha=alpha, gamma=1.0, epsilon=0.0)
+        single.Q[:] = Q0
+        history = train(single, mdp.to_env(max_episode_steps=60), 20, seed=1, progress=False)
+        np.testing.assert_array_equal(lock.returns[run], history.returns)
+        np.testing.assert_array_equal(lock.tables[run], single.Q)
+    up, right, down = 0, 1, 2
+    policy = np.zeros((mdp.n_states, mdp.n_actions))
+    policy[:, up] = 1.0
+    policy[:12] = np.eye(4)[right]
+    policy[[11, 23, 35]] = np.eye(4)[down]
+    lock = train_lockstep(NStepTD(mdp, n=4, alpha=0.1, policy=policy, initial_value=0.5), mdp, 3, 5, seed=0,
+                          max_episode_steps=40, alpha=alphas)
+    for run, alpha in enumerate(alphas):
+        env = mdp.to_env(max_episode_steps=40)
+        single = NStepTD(env, n=4, alpha=alpha, gamma=1.0, policy=policy, initial_value=0.5)
+        train(single, env, 5, seed=0, progress=False)
+        np.testing.assert_array_equal(lock.tables[run], single.V)
+    with pytest.raises(ValueError, match=r"alpha must have one step size per run, shape \(3,\)"):
+        train_lockstep(rl.QLearning(mdp), mdp, 3, 2, alpha=[0.1, 0.2])
+    with pytest.raises(ValueError, match="alpha must be a number in"):
+        train_lockstep(rl.QLearning(mdp), mdp, 2, 2, alpha=[0.1, 1.5])
+    with pytest.raises(TypeError, match="constant step size"):
+        train_lockstep(rl.MonteCarloControl(mdp), mdp, 2, 2, alpha=[0.1, 0.2])

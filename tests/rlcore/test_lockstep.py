@@ -20,7 +20,6 @@ from rlcore.learning import (
     LinearDecay,
     MonteCarloControl,
     MonteCarloPrediction,
-    NStepTD,
     QLearning,
     Sarsa,
     TDZero,
@@ -30,13 +29,7 @@ from rlcore.learning import (
     train_lockstep,
 )
 from rlcore.plots import suboptimal_states
-
-
-def assert_same_mean(a, b, what):
-    """Two independent samples have the same mean, within 4.5 standard errors of the difference."""
-    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    se = np.sqrt(a.var(ddof=1) / a.size + b.var(ddof=1) / b.size)
-    assert abs(a.mean() - b.mean()) <= 4.5 * se, f"{what}: {a.mean():.4f} vs {b.mean():.4f} (SE of difference {se:.4f})"
+from testkit import assert_same_mean
 
 
 # ---------------------------------------------------------------------- Example 6.6 / Figure 6.4

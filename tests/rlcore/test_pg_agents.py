@@ -181,3 +181,30 @@ def test_bad_settings_are_rejected():
         Reinforce(env, gamma=1.0)
     assert "baseline=True" in repr(Reinforce(mdp, baseline=True))
     assert Reinforce(mdp).V is None
+
+
+def test_baseline_and_critic_keep_one_row_per_observation_on_tuple_observations():
+    """V is kept beside θ: on observations keyed by a dict the two tables must grow together (the
+    critic used to be indexed with θ's rows and ran out of them)."""
+    from gymnasium import spaces
+
+    class Count(gym.Env):  # observations: tuples of the actions taken so far; ends after 3 steps
+        observation_space = spaces.Sequence(spaces.Discrete(2))
+        action_space = spaces.Discrete(2)
+
+        def reset(self, *, seed=None, options=None):
+            super().reset(seed=seed)
+            self.tokens = ()
+            return self.tokens, {}
+
+        def step(self, action):
+            self.tokens += (int(action),)
+            done = len(self.tokens) == 3
+            return self.tokens, float(done and sum(self.tokens) == 3), done, False, {}
+
+    env = Count()
+    for agent in (Reinforce(env, alpha=0.5, baseline=True, alpha_value=0.2, gamma=1.0),
+                  ActorCritic(env, alpha=0.5, alpha_value=0.2, gamma=1.0)):
+        history = train(agent, env, 300, seed=0, progress=False)
+        assert set(agent.V) == set(agent.theta) and len(agent.V) >= 3
+        assert history.returns[-50:].mean() > 0.6, type(agent).__name__  # learns to choose 1, 1, 1
