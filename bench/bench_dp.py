@@ -506,7 +506,7 @@ def main(argv=None) -> int:
     print("\n## Targets\n")
     for line in targets(reports):
         print(f"- {line}")
-    print(f"\nV* certificates (‖V_ref − V*‖∞ ≤ ‖T*V_ref − V_ref‖∞ / (1 − γ)): "
+    print("\nV* certificates (‖V_ref − V*‖∞ ≤ ‖T*V_ref − V_ref‖∞ / (1 − γ)): "
           + "; ".join(f"{r.case}: {r.certificate:.0e}" for r in reports))
     print(f"load average at end: {', '.join(f'{x:.2f}' for x in os.getloadavg())}; wall time {elapsed:.0f} s")
     print(f"reproduce: {command}")
