@@ -377,8 +377,8 @@ def gridworld_widget(explorer: GridworldExplorer, max_sweeps: int = 100, interva
     import ipywidgets as w
 
     rows, cols = explorer.mdp.grid_shape
-    cells = [w.Button(layout=w.Layout(width="auto", height="3.2em")) for _ in range(rows * cols)]
-    grid = w.GridBox(cells, layout=w.Layout(grid_template_columns=f"repeat({cols}, 4.6em)", grid_gap="2px"))
+    cells = [w.Button(layout=w.Layout(width="auto", height="3.2em")) for _ in range(rows * cols)]  # wide enough for "10.00 ↑→↓←"
+    grid = w.GridBox(cells, layout=w.Layout(grid_template_columns=f"repeat({cols}, 9em)", grid_gap="2px"))
     play = w.Play(value=explorer.sweep, min=0, max=max_sweeps, interval=interval_ms, description="play")
     sweep = w.IntSlider(value=explorer.sweep, min=0, max=max_sweeps, description="sweep k")
     w.jslink((play, "value"), (sweep, "value"))
