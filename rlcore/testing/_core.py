@@ -300,6 +300,12 @@ def _raised_message(error: BaseException, name: str, where: str, args) -> str:
     elif any(isinstance(a, MDP) and a.is_sparse for a in args) and isinstance(error, (TypeError, IndexError, ValueError)):
         hint = ("\n  This case's MDP is sparse: mdp.P is a tuple of A scipy.sparse (S, S) matrices, not an (S, A, S) array. "
                 "(mdp.P_flat @ V).reshape(S, A) gives Σ_s' p(s'|s,a) V(s') for dense and sparse MDPs alike.")
+    elif isinstance(error, ValueError) and any(isinstance(a, MDP) for a in args) and any(
+            word in str(error) for word in ("matmul", "broadcast", "shapes", "aligned")):
+        mdp = next(a for a in args if isinstance(a, MDP))
+        hint = (f"\n  A shape mismatch. In this case S = {mdp.n_states} and A = {mdp.n_actions}: mdp.P is (S, A, S) "
+                "(mdp.P_flat is (S·A, S)), mdp.R and a policy π are (S, A), V is (S,). The sum over next states pairs "
+                "p(s'|s, a) with V(s'); π(a|s) weighs the actions afterwards, and P and π are not interchangeable.")
     return f"{name} raised {type(error).__name__}{where}: {error}{place}{hint}"
 
 

@@ -361,6 +361,19 @@ def test_a_student_function_that_raises_hangs_or_returns_the_wrong_type():
     assert "np.eye(A)[actions]" in report.cases[0].message
 
 
+def test_a_shape_error_from_pi_in_place_of_p_gets_the_shapes_explained():
+    """On a non-square MDP, π @ V where P belongs raises in numpy; the message says what each array's
+    shape is, and that P and π are not interchangeable (on square MDPs the mistake runs and is named)."""
+    report = T.check_bellman_backup(
+        lambda mdp, V, pi: (pi * (mdp.R + mdp.gamma * pi @ V)).sum(axis=1), raise_on_failure=False)
+    shaped = [c for c in report.cases if not c.passed and "raised ValueError" in c.message]
+    assert shaped and "A shape mismatch. In this case S = " in shaped[0].message
+    assert "P and π are not interchangeable" in shaped[0].message
+    correct = T.check_bellman_backup(lambda mdp, V, pi: (pi * (mdp.R + mdp.gamma * (mdp.P_flat @ V).reshape(
+        mdp.n_states, mdp.n_actions))).sum(axis=1), raise_on_failure=False)
+    assert correct.passed and "shape mismatch" not in str(correct)
+
+
 def test_time_limit_outside_the_main_thread():
     box = {}
 
