@@ -20,11 +20,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
 import torch.nn.functional as F
 
-from lmenv.learners.common import (Run, Settings, TrainResult, explained_variance, generalized_advantage_estimation,
-                                   kl_penalised_rewards, masked_mean, seeded_generator)
+from lmenv.learners.common import (Run, Settings, TrainResult, adam, explained_variance,
+                                   generalized_advantage_estimation, kl_penalised_rewards, masked_mean, seeded_generator)
 from lmenv.model import gradient_step
 from lmenv.policy import PolicyValueModel
 from lmenv.rollout import rollout
@@ -60,7 +59,7 @@ def train(env, config: Config = Config(), tree=None) -> TrainResult:
     kl_coef = env.kl_coef
     generator = seeded_generator(config.seed, env.reference.device)
     model = PolicyValueModel(env)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate, eps=1e-5)
+    optimizer = adam(model.parameters(), config)
     run = Run(config, model, kl_coef, tree)
 
     for iteration in run.iterations():

@@ -273,6 +273,12 @@ def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return (x * mask).sum() / mask.sum()
 
 
+def adam(parameters, config: Settings) -> torch.optim.Adam:
+    """The learners' optimizer: Adam with step size ``config.learning_rate`` and ε = 1e-5 (the
+    value CleanRL and SB3 use for policy gradients)."""
+    return torch.optim.Adam(parameters, lr=config.learning_rate, eps=1e-5)
+
+
 def seeded_generator(seed: int, device) -> torch.Generator:
     """A generator for sampling on ``device``, seeded with ``seed``: a learner's only source of randomness.
 

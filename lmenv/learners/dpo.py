@@ -32,7 +32,7 @@ import torch.nn.functional as F
 
 from rlcore import _checks
 from lmenv import _tree
-from lmenv.learners.common import Run, Settings, TrainResult, seeded_generator
+from lmenv.learners.common import Run, Settings, TrainResult, adam, seeded_generator
 from lmenv.model import gradient_step
 from lmenv.policy import PolicyValueModel
 from lmenv.preferences import PreferencePairs
@@ -125,7 +125,7 @@ def train(env, pairs: PreferencePairs, config: Config = Config(), tree=None, kl_
     pairs.check_prompt(env.prompt, "DPO")
     generator = seeded_generator(config.seed, env.reference.device)
     model = PolicyValueModel(env)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate, eps=1e-5)
+    optimizer = adam(model.parameters(), config)
     score_kl = env.kl_coef if kl_coef is None else _checks.number(kl_coef, "kl_coef", 0.0, None, low_open=True)
     run = Run(config, model, score_kl, tree)
     chosen = encode_sequences(env, pairs.chosen)

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import torch
 from rlcore import LinearDecay, soft_v_from_q
 
-from lmenv.learners.common import Run, Settings, TrainResult, explained_variance, masked_mean, seeded_generator
+from lmenv.learners.common import Run, Settings, TrainResult, adam, explained_variance, masked_mean, seeded_generator
 from lmenv.model import gradient_step
 from lmenv.policy import PolicyValueModel
 from lmenv.rollout import rollout
@@ -107,7 +107,7 @@ def train(env, config: Config = Config(), tree=None) -> TrainResult:
     generator = seeded_generator(config.seed, env.reference.device)
     model = PolicyValueModel(env, q_head=True, readout="soft_q" if config.soft else "greedy_q", kl_coef=kl_coef)
     target = copy.deepcopy(model)  # Q_θ⁻ (shares the frozen reference)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate, eps=1e-5)
+    optimizer = adam(model.parameters(), config)
     buffer = EpisodeBuffer(config.buffer_size)
     run = Run(config, model, kl_coef, tree)
     gradient_steps = 0

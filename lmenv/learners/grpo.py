@@ -40,7 +40,7 @@ import torch.nn.functional as F
 
 from rlcore import _checks
 from lmenv.kl_estimators import ESTIMATORS
-from lmenv.learners.common import Run, Settings, TrainResult, seeded_generator
+from lmenv.learners.common import Run, Settings, TrainResult, adam, seeded_generator
 from lmenv.model import gradient_step
 from lmenv.policy import PolicyValueModel
 from lmenv.rollout import rollout
@@ -153,7 +153,7 @@ def train(env, config: Config = Config(), tree=None) -> TrainResult:
     estimator = ESTIMATORS[config.kl_estimator]
     generator = seeded_generator(config.seed, env.reference.device)
     model = PolicyValueModel(env)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate, eps=1e-5)
+    optimizer = adam(model.parameters(), config)
     run = Run(config, model, kl_coef, tree)
 
     for iteration in run.iterations():

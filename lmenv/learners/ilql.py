@@ -44,7 +44,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from lmenv.learners.common import Run, Settings, TrainResult, explained_variance, masked_mean, seeded_generator
+from lmenv.learners.common import Run, Settings, TrainResult, adam, explained_variance, masked_mean, seeded_generator
 from lmenv.model import gradient_step
 from lmenv.policy import PolicyOutput, PolicyValueModel
 
@@ -453,7 +453,7 @@ def train(env, data: OfflineData, config: Config = Config(), tree=None) -> Train
     generator = seeded_generator(config.seed, env.reference.device)
     model = ILQLModel(env, kl_coef, seed=config.seed)
     data = data.to(model.device)
-    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=config.learning_rate, eps=1e-5)
+    optimizer = adam([p for p in model.parameters() if p.requires_grad], config)
     run = Run(config, model, env.kl_coef, tree)
 
     for iteration in run.iterations():

@@ -27,9 +27,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from lmenv.learners.common import (Run, Settings, TrainResult, explained_variance, generalized_advantage_estimation,
-                                   kl_penalised_rewards,
-                                   masked_mean, seeded_generator)
+from lmenv.learners.common import (Run, Settings, TrainResult, adam, explained_variance,
+                                   generalized_advantage_estimation, kl_penalised_rewards, masked_mean, seeded_generator)
 from lmenv.model import gradient_step
 from lmenv.policy import PolicyValueModel
 from lmenv.rollout import rollout
@@ -75,7 +74,7 @@ def train(env, config: Config = Config(), tree=None) -> TrainResult:
     kl_coef = env.kl_coef  # β; adapted during training with kl_target
     generator = seeded_generator(config.seed, env.reference.device)
     model = PolicyValueModel(env)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate, eps=1e-5)
+    optimizer = adam(model.parameters(), config)
     run = Run(config, model, env.kl_coef, tree)
     minibatch_size = config.batch_size // config.num_minibatches
 

@@ -21,10 +21,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
 import torch.nn.functional as F
 
-from lmenv.learners.common import (Run, Settings, TrainResult, explained_variance, kl_penalised_rewards,
+from lmenv.learners.common import (Run, Settings, TrainResult, adam, explained_variance, kl_penalised_rewards,
                                    masked_mean, discounted_returns, seeded_generator)
 from lmenv.model import gradient_step
 from lmenv.policy import PolicyValueModel
@@ -57,7 +56,7 @@ def train(env, config: Config = Config(), tree=None) -> TrainResult:
     kl_coef = env.kl_coef
     generator = seeded_generator(config.seed, env.reference.device)
     model = PolicyValueModel(env)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate, eps=1e-5)
+    optimizer = adam(model.parameters(), config)
     run = Run(config, model, kl_coef, tree)
 
     for iteration in run.iterations():
